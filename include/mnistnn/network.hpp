@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "mnistnn/images.hpp"
@@ -26,6 +27,18 @@ struct Params {
 
     int hidden() const { return static_cast<int>(W1.rows()); }
 };
+
+enum class Init { Uniform, He, Xavier };
+
+std::string to_string(Init init);
+// Throws UsageError for anything but "uniform" / "he" / "xavier".
+Init init_from_string(const std::string& name);
+
+// Fresh parameters for hidden size H, drawn from Rng(seed) in the order W1, b1, W2, b2,
+// each filled row by row.
+//   Uniform (the notebook's): every weight and bias uniform in [−0.5, 0.5).
+//   He: W ~ N(0, 2/fan_in), biases 0.   Xavier: W ~ N(0, 2/(fan_in + fan_out)), biases 0.
+Params init_params(int hidden, Activation activation, Init init, std::uint64_t seed);
 
 // Gradients have the shapes of the parameters they belong to.
 struct Gradients {
@@ -54,23 +67,48 @@ void softmax_columns(Eigen::MatrixXf& Z);
 
 // Sum over a batch, before any division by m.
 struct BatchTotals {
-    double loss_sum = 0.0;    // Σ −log P[y, j]
-    std::size_t correct = 0;  // # argmax P[:, j] == y_j
+    double loss_sum = 0.0;    // Σ_j −log P[y_j, j]
+    std::size_t correct = 0;  // # columns whose argmax P[:, j] == y_j
     std::size_t rows = 0;
 };
 
-// Forward + backward over all m samples of uint8 data, fused per block of columns so X is
-// streamed once. Returns loss/accuracy of the forward pass and writes the mean gradients
-// of the mean cross-entropy L = (1/m) Σ −log P[y_j, j]:
-//   dZ2 = (P − Y)/m (10×m)        dW2 = dZ2·A1ᵀ (10×H)     db2 = Σ_j dZ2 (10)
-//   dZ1 = W2ᵀ·dZ2 ⊙ g'(Z1) (H×m)  dW1 = dZ1·Xᵀ (H×784)     db1 = Σ_j dZ1 (H)
-// The samples are cut into a fixed number of chunks independent of `threads`, each chunk's
-// partial gradient is summed in chunk order, so the result is bit-identical for any thread count.
-BatchTotals full_batch_gradients(const Params& params, const std::uint8_t* pixels,
-                                 const std::uint8_t* labels, std::size_t m, int threads,
-                                 Gradients& grads);
+// Computes forward and backward passes over uint8 data, fused per block of columns so X is
+// streamed once per call and never stored as floats. Holds the per-thread scratch space and
+// per-chunk gradient buffers so repeated calls (one per iteration) allocate nothing.
+//
+// Determinism: the m samples are cut into chunks whose count depends only on m (never on the
+// thread count); each chunk's partial gradient is accumulated on its own and the chunks are
+// summed in order, so results are bit-identical for any `threads`.
+class BatchEngine {
+public:
+    // threads ≤ 0 means all hardware threads.
+    BatchEngine(int hidden, int threads);
+    ~BatchEngine();
+    BatchEngine(const BatchEngine&) = delete;
+    BatchEngine& operator=(const BatchEngine&) = delete;
 
-// Loss and accuracy only (no gradients), same block streaming.
+    // Mean cross-entropy L = (1/m) Σ_j −log P[y_j, j] and its gradients (written to `grads`):
+    //   dZ2 = (P − Y)/m (10×m)         dW2 = dZ2·A1ᵀ (10×H)    db2 = Σ_j dZ2[:, j] (10)
+    //   dZ1 = (W2ᵀ·dZ2) ⊙ g′(Z1) (H×m)  dW1 = dZ1·Xᵀ (H×784)    db1 = Σ_j dZ1[:, j] (H)
+    // The 1/m is applied once to the summed gradients. Returns the forward pass's totals.
+    BatchTotals gradients(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
+                          std::size_t m, Gradients& grads);
+
+    // Forward pass only: totals (labels may be null: then only rows is set) and optionally each column's predicted class.
+    BatchTotals evaluate(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
+                         std::size_t m, std::uint8_t* predictions = nullptr);
+
+    int threads() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Number of chunks m samples are cut into (a function of m only; see BatchEngine).
+std::size_t chunk_count(std::size_t m);
+
+// Mean loss of the current parameters on labelled data (convenience over BatchEngine).
 BatchTotals evaluate(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
                      std::size_t m, int threads);
 
