@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One-time setup on Debian 12: installs missing packages, builds a Release binary into
+# build/, and fetches the real MNIST data into data/. Safe to run again.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+packages=(cmake make g++ libeigen3-dev libcli11-dev libfccp-dev libgtest-dev zlib1g-dev
+          nlohmann-json3-dev libpng-dev libstb-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come from Debian's npm package or bundled with a nodejs build; only ask apt if absent.
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
+  echo "bootstrap: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${MNISTNN_CMAKE_ARGS:-}
+cmake --build build -j"$(nproc)"
+scripts/fetch-mnist.sh
+echo "bootstrap: ready. Try: build/mnistnn train --alpha 0.1 --iters 1000" >&2
