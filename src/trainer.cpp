@@ -63,6 +63,7 @@ TrainResult train_full_batch(Params& params, const Images& train, const Images& 
         }
     }
 
+    result.loop_seconds = seconds_since(start);
     const BatchTotals final_train = engine.evaluate(params, train.pixels.data(), train.labels.data(), train.rows);
     result.loss = final_train.loss_sum / m;
     if (!std::isfinite(result.loss)) {

@@ -27,7 +27,8 @@ struct TrainLogEntry {
 
 struct TrainResult {
     int iterations = 0;  // updates applied
-    double seconds = 0.0;
+    double seconds = 0.0;       // whole call, including the final evaluation passes
+    double loop_seconds = 0.0;  // the gradient-descent loop alone
     double loss = 0.0;              // mean cross-entropy on the training rows after the last update
     double train_accuracy = 0.0;    // after the last update
     double holdout_accuracy = 0.0;  // after the last update; 0 when there are no held-out rows

@@ -1,5 +1,7 @@
 // `mnistnn train`: load, split, train by full-batch gradient descent, save atomically.
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -76,7 +78,9 @@ int run_train(const Options& o) {
     check_output_path(o.model, o.data, "model");
     if (!o.labels.empty()) check_output_path(o.model, o.labels, "model");
 
+    const auto load_start = std::chrono::steady_clock::now();
     Images all = load_data_file(o.data, o.labels);
+    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     if (!all.has_labels()) {
         throw UsageError("'" + o.data + "' has no label column (pixel0,… only): training needs labelled data");
     }
@@ -141,7 +145,10 @@ int run_train(const Options& o) {
                             {"loss", result.loss},
                             {"model", o.model},
                             {"train_rows", train.rows},
-                            {"holdout_rows", holdout.rows}};
+                            {"holdout_rows", holdout.rows},
+                            {"load_seconds", load_seconds},
+                            {"ms_per_iter", result.iterations > 0 ? 1000.0 * result.loop_seconds / result.iterations : 0.0},
+                            {"threads", o.threads}};
         std::cout << j.dump() << '\n';
     } else {
         std::printf("iterations        %d\nseconds           %.2f\nloss              %.4f\n"
