@@ -47,6 +47,10 @@ struct Options {
     std::string image;
     std::string out;
 
+    // plot
+    std::string plot_in;
+    std::string plot_out;
+
     // convert
     std::string images_in;
     std::string labels_in;
@@ -60,12 +64,14 @@ void setup_train(CLI::App& app, Options& options);
 void setup_eval(CLI::App& app, Options& options);
 void setup_predict(CLI::App& app, Options& options);
 void setup_convert(CLI::App& app, Options& options);
+void setup_plot(CLI::App& app, Options& options);
 
 // Each returns the process exit code; library errors propagate as exceptions to main().
 int run_train(const Options& options);
 int run_eval(const Options& options);
 int run_predict(const Options& options);
 int run_convert(const Options& options);
+int run_plot(const Options& options);
 
 // ---- helpers shared by the subcommands (common.cpp) ----
 

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     setup_eval(app, options);
     setup_predict(app, options);
     setup_convert(app, options);
+    setup_plot(app, options);
 
     try {
         app.parse(argc, argv);
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
             if (name == "eval") return run_eval(options);
             if (name == "predict") return run_predict(options);
             if (name == "convert") return run_convert(options);
+            if (name == "plot") return run_plot(options);
         }
         std::cerr << "mnistnn: no subcommand\n";
         return kExitUsage;
