@@ -43,6 +43,7 @@ struct Options {
 
     // predict
     long long index = -1;
+    bool index_given = false;  // every long long is a valid input (negatives get the valid range)
     bool ascii = false;
     std::string image;
     std::string out;
@@ -90,6 +91,15 @@ bool stderr_is_terminal();
 bool stdout_is_terminal();
 // Colour allowed on stdout: a terminal, NO_COLOR unset (any value disables), TERM not "dumb".
 bool colour_allowed();
+
+// load_model, with advice instead of a bare "No such file or directory".
+Model load_model_file(const std::string& path);
+
+// True for a .png or .pgm path (case-insensitive).
+bool is_image_path(const std::string& path);
+
+// True when both paths name the same existing file.
+bool same_file(const std::string& a, const std::string& b);
 
 // Metadata access with clear errors for missing or malformed keys.
 std::string metadata_string(const Model& model, const std::string& key);

@@ -1,6 +1,8 @@
 // Helpers shared by the subcommands.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -64,6 +66,25 @@ void check_output_path(const std::string& output, const std::string& input, cons
         throw IoError("cannot write " + std::string(what) + " '" + output + "': folder '" + folder.string() +
                       "' is not writable (" + std::strerror(errno) + ")");
     }
+}
+
+Model load_model_file(const std::string& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+        throw IoError("model file '" + path + "' not found; train one with `mnistnn train` or pass --model FILE");
+    }
+    return load_model(path);
+}
+
+bool is_image_path(const std::string& path) {
+    std::string ext = fs::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext == ".png" || ext == ".pgm";
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    std::error_code ec;
+    return !a.empty() && !b.empty() && fs::equivalent(a, b, ec) && !ec;
 }
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }

@@ -24,26 +24,6 @@ namespace {
 // write_digit_grid refuses more than this many digits in one image.
 constexpr long long kMaxMisclassified = 1000;
 
-// load_model, with advice instead of a bare "No such file or directory".
-Model load_model_file(const std::string& path) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-        throw IoError("model file '" + path + "' not found; train one with `mnistnn train` or pass --model FILE");
-    }
-    return load_model(path);
-}
-
-bool is_image_path(const std::string& path) {
-    std::string ext = std::filesystem::path(path).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return ext == ".png" || ext == ".pgm";
-}
-
-bool same_file(const std::string& a, const std::string& b) {
-    std::error_code ec;
-    return !a.empty() && !b.empty() && std::filesystem::equivalent(a, b, ec) && !ec;
-}
-
 }  // namespace
 
 void setup_eval(CLI::App& app, Options& o) {

@@ -23,32 +23,6 @@
 namespace mnistnn::cli {
 namespace {
 
-// Options has no "was --index given" field, and every long long is a valid input (negatives are
-// refused at run time with the valid range), so the option itself is asked.
-const CLI::Option* g_index_option = nullptr;
-
-bool index_given() { return g_index_option != nullptr && g_index_option->count() > 0; }
-
-// load_model, with advice instead of a bare "No such file or directory".
-Model load_model_file(const std::string& path) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-        throw IoError("model file '" + path + "' not found; train one with `mnistnn train` or pass --model FILE");
-    }
-    return load_model(path);
-}
-
-bool is_image_path(const std::string& path) {
-    std::string ext = std::filesystem::path(path).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return ext == ".png" || ext == ".pgm";
-}
-
-bool same_file(const std::string& a, const std::string& b) {
-    std::error_code ec;
-    return !a.empty() && !b.empty() && std::filesystem::equivalent(a, b, ec) && !ec;
-}
-
 // --out: every row's predicted class, written atomically as `ImageId,Label` with ids from 1.
 int run_submission(const Options& o) {
     check_output_path(o.out, o.data, "submission");
@@ -99,9 +73,10 @@ void setup_predict(CLI::App& app, Options& o) {
     sub->add_option("--labels", o.labels, "IDX label file, when --data is an IDX image file")
         ->type_name("FILE")
         ->needs(data);
-    g_index_option = sub->add_option("--index", o.index, "Row to classify, 0-based as pandas counts (df.iloc[N])")
+    sub->add_option("--index", o.index, "Row to classify, 0-based as pandas counts (df.iloc[N])")
                          ->type_name("N")
-                         ->default_str("");  // -1 only means "not given"
+                         ->default_str("")  // -1 only means "not given"
+                         ->each([&o](const std::string&) { o.index_given = true; });
     sub->add_flag("--ascii", o.ascii, "Draw the digit in plain ASCII even on a colour terminal");
     sub->add_option("--image", o.image, "With --index: also write the digit, scaled up, to FILE (.png or .pgm)")
         ->type_name("FILE");
@@ -112,7 +87,7 @@ void setup_predict(CLI::App& app, Options& o) {
 }
 
 int run_predict(const Options& o) {
-    const bool one = index_given();
+    const bool one = o.index_given;
     const bool all = !o.out.empty();
     if (one && all) {
         throw UsageError("--index and --out cannot be used together: --index N classifies one row, --out FILE "
