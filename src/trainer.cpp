@@ -1,83 +1,249 @@
 #include "mnistnn/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <ostream>
 #include <string>
+#include <vector>
 
+#include "mnistnn/dataset.hpp"
 #include "mnistnn/error.hpp"
 
 namespace mnistnn {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+using Clock = std::chrono::steady_clock;
+
+constexpr double kProgressInterval = 0.1;  // seconds between progress redraws (≤ 10 per second)
+constexpr double kProgressDelay = 0.25;    // no progress line for runs shorter than this
+constexpr const char* kClearLine = "\r\033[K";
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string format_log_line(const TrainLogEntry& e) {
-    char line[128];
-    std::snprintf(line, sizeof line, "iter %5d  loss %.4f  train_acc %.4f  (%.2fs)", e.iteration, e.loss,
-                  e.train_accuracy, e.seconds);
+std::string format_log_line(const TrainLogEntry& e, bool mini_batch, bool show_lr) {
+    char line[256];
+    int n = std::snprintf(line, sizeof line, "iter %5lld", static_cast<long long>(e.iteration));
+    auto add = [&](const char* format, auto... values) {
+        if (n >= 0 && static_cast<std::size_t>(n) < sizeof line)
+            n += std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n), format, values...);
+    };
+    if (mini_batch) add("  epoch %6.2f", e.epoch);
+    add("  loss %.4f  train_acc %.4f", e.loss, e.train_accuracy);
+    if (e.has_holdout) add("  holdout_loss %.4f  holdout_acc %.4f", e.holdout_loss, e.holdout_accuracy);
+    if (show_lr) add("  lr %.4g", e.learning_rate);
+    add("  (%.2fs)", e.seconds);
     return line;
+}
+
+// h:mm:ss or m:ss.
+std::string format_duration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) return "?";
+    const auto total = static_cast<long long>(seconds + 0.5);
+    char text[32];
+    if (total >= 3600)
+        std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60, total % 60);
+    else
+        std::snprintf(text, sizeof text, "%lld:%02lld", total / 60, total % 60);
+    return text;
+}
+
+// Sums over the batches since the previous log line (mini-batch "train" figures).
+struct Window {
+    double loss_sum = 0.0;
+    std::size_t correct = 0;
+    std::size_t rows = 0;
+
+    void add(const BatchTotals& t) {
+        loss_sum += t.loss_sum;
+        correct += t.correct;
+        rows += t.rows;
+    }
+};
+
+[[noreturn]] void diverged(std::int64_t step, bool mini_batch, std::int64_t spe, double loss, double alpha) {
+    std::string where = "at iteration " + std::to_string(step);
+    if (mini_batch) where += " (epoch " + std::to_string(step / spe) + ")";
+    throw DivergenceError("training diverged " + where + ": the loss is " + (std::isnan(loss) ? "NaN" : "infinite") +
+                          "; try a smaller --alpha (it was " + std::to_string(alpha) + ")");
 }
 
 }  // namespace
 
-TrainResult train_full_batch(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
-                             std::ostream& log, const std::atomic<bool>* stop,
-                             const std::function<void(const TrainLogEntry&)>& on_log) {
+std::int64_t steps_per_epoch(std::size_t rows, std::size_t batch_size) {
+    if (batch_size == 0 || batch_size >= rows) return 1;
+    return static_cast<std::int64_t>((rows + batch_size - 1) / batch_size);
+}
+
+std::uint64_t epoch_shuffle_seed(std::uint64_t seed, std::int64_t epoch) {
+    constexpr std::uint64_t kEpochKey = 0x6d696e6962617463ULL;  // "minibatc": keeps epochs apart from the split
+    constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;    // 2^64/φ
+    return (seed ^ kEpochKey) + static_cast<std::uint64_t>(epoch) * kGolden;
+}
+
+TrainResult train_network(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
+                          TrainState& state, std::ostream& log, const std::atomic<bool>* stop,
+                          const std::function<void(const TrainLogEntry&)>& on_log) {
     if (!train.has_labels() || train.rows == 0) throw UsageError("training needs labelled rows");
     if (!(options.alpha > 0.0) || !std::isfinite(options.alpha))
         throw UsageError("alpha must be a positive finite number");
     if (options.iters < 0) throw UsageError("iters must be ≥ 0");
+    if (options.epochs < 0) throw UsageError("epochs must be ≥ 0");
+    if (options.log_every < 0) throw UsageError("log_every must be ≥ 0");
+    if (state.step < 0) throw UsageError("the training state's step must be ≥ 0");
 
-    const auto start = std::chrono::steady_clock::now();
-    BatchEngine engine(params.hidden(), options.threads);
-    Gradients grads(params.hidden());
-    const auto m = static_cast<double>(train.rows);
-    const auto alpha = static_cast<float>(options.alpha);
+    const auto start = Clock::now();
+    const int hidden = params.hidden();
+    const std::size_t n = train.rows;
+    const bool mini_batch = options.batch_size != 0 && options.batch_size < n;
+    const std::size_t batch = mini_batch ? options.batch_size : n;
+    const std::int64_t spe = steps_per_epoch(n, options.batch_size);
+    const std::int64_t first = state.step;
+    const std::int64_t to_run = options.epochs > 0 ? static_cast<std::int64_t>(options.epochs) * spe : options.iters;
+    const std::int64_t end = first + to_run;
+
+    LrSchedule schedule;
+    schedule.alpha = options.alpha;
+    schedule.decay = options.lr_decay;
+    schedule.step_every = options.lr_step_every;
+    schedule.gamma = options.lr_step_gamma;
+    schedule.total_steps = options.lr_decay != LrDecay::Cosine ? 0
+                           : options.lr_total_steps > 0     ? options.lr_total_steps
+                                                            : std::max<std::int64_t>(end, 1);
+    schedule.validate();
+
+    Optimizer optimizer(options.optimizer, hidden);  // validates the settings
+    const bool fresh = state.optimizer.t == 0 && state.optimizer.m.dW1.size() == 0 && state.optimizer.v.dW1.size() == 0;
+    if (!fresh) optimizer.set_state(state.optimizer);
+
+    BatchEngine engine(hidden, options.threads);
+    Gradients grads(hidden);
+    // Mini-batch buffers, allocated once: the epoch's row order and one gathered batch.
+    std::vector<std::size_t> order;
+    std::int64_t order_epoch = -1;
+    std::vector<std::uint8_t> batch_pixels(mini_batch ? batch * kPixels : 0);
+    std::vector<std::uint8_t> batch_labels(mini_batch ? batch : 0);
+
+    const bool has_holdout = holdout.rows > 0 && holdout.has_labels();
+    const bool show_lr = options.lr_decay != LrDecay::None;
+    Window window;
+    double shown_loss = 0.0, shown_accuracy = 0.0;  // latest figures, for the progress line
+    bool progress_drawn = false;
+    double last_draw = 0.0;
 
     TrainResult result;
-    for (int i = 0; i < options.iters; ++i) {
-        const BatchTotals totals = engine.gradients(params, train.pixels.data(), train.labels.data(), train.rows, grads);
-        const double loss = totals.loss_sum / m;
-        if (!std::isfinite(loss)) {
-            throw DivergenceError("training diverged at iteration " + std::to_string(i) + ": the loss is " +
-                                  (std::isnan(loss) ? "NaN" : "infinite") + "; try a smaller --alpha (it was " +
-                                  std::to_string(options.alpha) + ")");
+    result.steps_per_epoch = spe;
+    result.lr_total_steps = schedule.total_steps;
+    for (std::int64_t s = first; s < end; ++s) {
+        const std::uint8_t* pixels = train.pixels.data();
+        const std::uint8_t* labels = train.labels.data();
+        std::size_t m = n;
+        if (mini_batch) {
+            // Step s is batch s mod spe of epoch s / spe; rows [p·B, min((p+1)·B, n)) of its order.
+            const std::int64_t epoch = s / spe;
+            if (epoch != order_epoch) {
+                order = shuffled_indices(n, epoch_shuffle_seed(options.seed, epoch));
+                order_epoch = epoch;
+            }
+            const auto begin = static_cast<std::size_t>(s % spe) * batch;
+            m = std::min(batch, n - begin);
+            for (std::size_t j = 0; j < m; ++j) {
+                const std::size_t row = order[begin + j];
+                std::memcpy(batch_pixels.data() + j * kPixels, train.sample(row), kPixels);
+                batch_labels[j] = train.labels[row];
+            }
+            pixels = batch_pixels.data();
+            labels = batch_labels.data();
         }
-        if (options.log_every > 0 && i % options.log_every == 0) {
-            const TrainLogEntry entry{i, loss, static_cast<double>(totals.correct) / m, seconds_since(start)};
-            log << format_log_line(entry) << '\n' << std::flush;
+
+        const BatchTotals totals = engine.gradients(params, pixels, labels, m, grads);
+        const double loss = totals.loss_sum / static_cast<double>(m);
+        if (!std::isfinite(loss)) diverged(s, mini_batch, spe, loss, options.alpha);
+        window.add(totals);
+        shown_loss = window.loss_sum / static_cast<double>(window.rows);
+        shown_accuracy = static_cast<double>(window.correct) / static_cast<double>(window.rows);
+        const double lr = schedule.rate(s);
+
+        if (options.log_every > 0 && s % options.log_every == 0) {
+            TrainLogEntry entry;
+            entry.iteration = s;
+            entry.epoch = static_cast<double>(s) / static_cast<double>(spe);
+            // Full batch: this step's pass is the whole training set. Mini-batch: the window.
+            entry.loss = mini_batch ? shown_loss : loss;
+            entry.train_accuracy =
+                mini_batch ? shown_accuracy : static_cast<double>(totals.correct) / static_cast<double>(m);
+            entry.learning_rate = lr;
+            if (has_holdout) {
+                const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows);
+                entry.has_holdout = true;
+                entry.holdout_loss = h.loss_sum / static_cast<double>(holdout.rows);
+                entry.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(holdout.rows);
+            }
+            entry.seconds = seconds_since(start);
+            if (progress_drawn) log << kClearLine;
+            progress_drawn = false;
+            log << format_log_line(entry, mini_batch, show_lr) << '\n' << std::flush;
             if (on_log) on_log(entry);
+            window = Window{};
         }
-        params.W1.noalias() -= alpha * grads.dW1;
-        params.b1.noalias() -= alpha * grads.db1;
-        params.W2.noalias() -= alpha * grads.dW2;
-        params.b2.noalias() -= alpha * grads.db2;
-        result.iterations = i + 1;
+
+        optimizer.step(params, grads, static_cast<float>(lr));
+        state.step = s + 1;
+        result.iterations = s + 1 - first;
+
+        if (options.interactive) {
+            const double now = seconds_since(start);
+            if (now >= kProgressDelay && now - last_draw >= kProgressInterval) {
+                last_draw = now;
+                const double rate = static_cast<double>(result.iterations) / now;
+                char line[256];
+                std::snprintf(line, sizeof line,
+                              "step %lld/%lld (%.0f%%)  epoch %.2f  loss %.4f  acc %.4f  %.1f steps/s  ETA %s",
+                              static_cast<long long>(s + 1), static_cast<long long>(end),
+                              100.0 * static_cast<double>(result.iterations) / static_cast<double>(to_run),
+                              static_cast<double>(s + 1) / static_cast<double>(spe), shown_loss, shown_accuracy, rate,
+                              format_duration(static_cast<double>(end - s - 1) / rate).c_str());
+                log << kClearLine << line << std::flush;
+                progress_drawn = true;
+            }
+        }
         if (stop != nullptr && stop->load()) {
             result.interrupted = true;
             break;
         }
     }
+    if (progress_drawn) log << kClearLine << std::flush;
+    state.optimizer = optimizer.state();
 
+    result.total_steps = state.step;
+    result.epochs = static_cast<double>(state.step) / static_cast<double>(spe);
     result.loop_seconds = seconds_since(start);
-    const BatchTotals final_train = engine.evaluate(params, train.pixels.data(), train.labels.data(), train.rows);
-    result.loss = final_train.loss_sum / m;
+    const BatchTotals final_train = engine.evaluate(params, train.pixels.data(), train.labels.data(), n);
+    result.loss = final_train.loss_sum / static_cast<double>(n);
     if (!std::isfinite(result.loss)) {
         throw DivergenceError("training diverged after the last iteration: the loss is not finite; try a smaller "
                               "--alpha (it was " + std::to_string(options.alpha) + ")");
     }
-    result.train_accuracy = static_cast<double>(final_train.correct) / m;
-    if (holdout.rows > 0 && holdout.has_labels()) {
+    result.train_accuracy = static_cast<double>(final_train.correct) / static_cast<double>(n);
+    if (has_holdout) {
         const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows);
         result.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(holdout.rows);
         result.holdout_loss = h.loss_sum / static_cast<double>(holdout.rows);
     }
     result.seconds = seconds_since(start);
     return result;
+}
+
+TrainResult train_full_batch(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
+                             std::ostream& log, const std::atomic<bool>* stop,
+                             const std::function<void(const TrainLogEntry&)>& on_log) {
+    TrainState state;
+    return train_network(params, train, holdout, options, state, log, stop, on_log);
 }
 
 }  // namespace mnistnn

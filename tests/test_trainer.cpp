@@ -1,12 +1,17 @@
 // Trainer: learns, logs on schedule, stops on divergence and on request.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <limits>
 #include <sstream>
 #include <vector>
 
+#include "mnistnn/dataset.hpp"
 #include "mnistnn/error.hpp"
 #include "mnistnn/network.hpp"
+#include "mnistnn/optimizer.hpp"
 #include "mnistnn/rng.hpp"
 #include "mnistnn/trainer.hpp"
 
@@ -136,6 +141,297 @@ TEST(Trainer, RejectsBadOptions) {
     unlabelled.labels.clear();
     o.iters = 1;
     EXPECT_THROW(train_full_batch(p, unlabelled, Images{}, o, log), UsageError);
+}
+
+
+// ---- training options: mini-batch, optimizers, schedules, resume ----
+
+bool same_bytes(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0;
+}
+
+void expect_identical(const Params& a, const Params& b) {
+    EXPECT_TRUE(same_bytes(a.W1, b.W1)) << "W1 differs";
+    EXPECT_TRUE(same_bytes(a.b1, b.b1)) << "b1 differs";
+    EXPECT_TRUE(same_bytes(a.W2, b.W2)) << "W2 differs";
+    EXPECT_TRUE(same_bytes(a.b2, b.b2)) << "b2 differs";
+}
+
+TEST(Trainer, DefaultFullBatchEqualsTheOriginalUpdateLoopBitForBit) {
+    // The original algorithm, written out: W ← W − α·dW over all training rows, `iters` times.
+    const Images train = synthetic(500, 7);
+    const Params start = init_params(10, Activation::ReLU, Init::Uniform, 0);
+    Params trained = start;
+    TrainOptions o;
+    o.iters = 30;
+    o.log_every = 0;
+    std::ostringstream log;
+    train_full_batch(trained, train, Images{}, o, log);
+
+    Params ref = start;
+    BatchEngine engine(10, 0);
+    Gradients g(10);
+    const auto alpha = static_cast<float>(o.alpha);
+    for (int i = 0; i < o.iters; ++i) {
+        engine.gradients(ref, train.pixels.data(), train.labels.data(), train.rows, g);
+        ref.W1.noalias() -= alpha * g.dW1;
+        ref.b1.noalias() -= alpha * g.db1;
+        ref.W2.noalias() -= alpha * g.dW2;
+        ref.b2.noalias() -= alpha * g.db2;
+    }
+    expect_identical(trained, ref);
+}
+
+TEST(Trainer, MiniBatchReshufflesEveryEpochAndUsesTheLastPartialBatch) {
+    // 100 rows in batches of 32: 32, 32, 32, 4 — four steps per epoch, each epoch its own order.
+    const Images train = synthetic(100, 9);
+    const Params start = init_params(8, Activation::ReLU, Init::He, 1);
+    Params trained = start;
+    TrainOptions o;
+    o.epochs = 3;
+    o.batch_size = 32;
+    o.seed = 42;
+    o.log_every = 0;
+    std::ostringstream log;
+    const TrainResult r = train_full_batch(trained, train, Images{}, o, log);
+    EXPECT_EQ(r.iterations, 12);
+    EXPECT_EQ(r.steps_per_epoch, 4);
+    EXPECT_EQ(r.epochs, 3.0);
+    EXPECT_EQ(steps_per_epoch(100, 32), 4);
+    EXPECT_EQ(steps_per_epoch(100, 0), 1);
+    EXPECT_EQ(steps_per_epoch(100, 100), 1);
+    EXPECT_EQ(steps_per_epoch(100, 1000), 1);
+
+    Params ref = start;
+    BatchEngine engine(8, 1);
+    Gradients g(8);
+    std::vector<std::uint8_t> pixels, labels;
+    std::size_t rows_seen = 0;
+    for (int epoch = 0; epoch < 3; ++epoch) {
+        const auto order = shuffled_indices(100, epoch_shuffle_seed(42, epoch));
+        for (std::size_t begin = 0; begin < 100; begin += 32) {
+            const std::size_t m = std::min<std::size_t>(32, 100 - begin);
+            pixels.clear();
+            labels.clear();
+            for (std::size_t j = begin; j < begin + m; ++j) {
+                pixels.insert(pixels.end(), train.sample(order[j]), train.sample(order[j]) + kPixels);
+                labels.push_back(train.labels[order[j]]);
+            }
+            rows_seen += m;
+            engine.gradients(ref, pixels.data(), labels.data(), m, g);
+            ref.W1.noalias() -= 0.1f * g.dW1;
+            ref.b1.noalias() -= 0.1f * g.db1;
+            ref.W2.noalias() -= 0.1f * g.dW2;
+            ref.b2.noalias() -= 0.1f * g.db2;
+        }
+    }
+    EXPECT_EQ(rows_seen, 300u);
+    expect_identical(trained, ref);
+    EXPECT_NE(epoch_shuffle_seed(42, 0), epoch_shuffle_seed(42, 1));
+    EXPECT_NE(shuffled_indices(100, epoch_shuffle_seed(42, 0)), shuffled_indices(100, epoch_shuffle_seed(42, 1)));
+}
+
+TEST(Trainer, EpochsForFullBatchAreIterations) {
+    const Images train = synthetic(60, 2);
+    Params p = init_params(4, Activation::ReLU, Init::He, 0);
+    TrainOptions o;
+    o.epochs = 5;
+    o.log_every = 0;
+    std::ostringstream log;
+    const TrainResult r = train_full_batch(p, train, Images{}, o, log);
+    EXPECT_EQ(r.iterations, 5);
+    EXPECT_EQ(r.epochs, 5.0);
+}
+
+struct ResumeCase {
+    OptimizerKind kind;
+    std::size_t batch;
+    LrDecay decay;
+};
+
+TEST(Trainer, ResumingGivesTheSameWeightsAsOneUninterruptedRun) {
+    const Images train = synthetic(90, 4), holdout = synthetic(20, 5);
+    const ResumeCase cases[] = {
+        {OptimizerKind::GD, 0, LrDecay::None},          {OptimizerKind::Momentum, 0, LrDecay::None},
+        {OptimizerKind::Adam, 0, LrDecay::None},        {OptimizerKind::GD, 32, LrDecay::None},
+        {OptimizerKind::Momentum, 32, LrDecay::Step},   {OptimizerKind::Adam, 32, LrDecay::None},
+        {OptimizerKind::Adam, 16, LrDecay::Cosine},     {OptimizerKind::Adam, 0, LrDecay::Step},
+    };
+    for (const ResumeCase& c : cases) {
+        SCOPED_TRACE(to_string(c.kind) + " batch " + std::to_string(c.batch) + " decay " + to_string(c.decay));
+        TrainOptions o;
+        o.alpha = c.kind == OptimizerKind::Adam ? 0.002 : 0.05;
+        o.batch_size = c.batch;
+        o.seed = 7;
+        o.optimizer.kind = c.kind;
+        o.optimizer.l2 = 1e-3;
+        o.lr_decay = c.decay;
+        o.lr_step_every = 9;
+        o.lr_step_gamma = 0.7;
+        o.lr_total_steps = c.decay == LrDecay::Cosine ? 50 : 0;
+        o.log_every = 10;
+        const Params start = init_params(8, Activation::ReLU, Init::He, 3);
+        std::ostringstream log;
+
+        Params whole = start;
+        TrainState whole_state;
+        o.iters = 50;
+        train_network(whole, train, holdout, o, whole_state, log);
+        EXPECT_EQ(whole_state.step, 50);
+
+        // 20 steps (mid-epoch for the mini-batch cases: 3 or 6 steps per epoch), then the state goes
+        // through its saved form, then 30 more.
+        Params part = start;
+        TrainState state;
+        o.iters = 20;
+        train_network(part, train, holdout, o, state, log);
+        EXPECT_EQ(state.step, 20);
+        TrainState reloaded;
+        reloaded.step = state.step;
+        reloaded.optimizer = optimizer_state_from_tensors(c.kind, 8, optimizer_state_tensors(c.kind, state.optimizer),
+                                                          state.optimizer.t);
+        o.iters = 30;
+        const TrainResult r = train_network(part, train, holdout, o, reloaded, log);
+        EXPECT_EQ(r.iterations, 30);
+        EXPECT_EQ(r.total_steps, 50);
+        EXPECT_EQ(reloaded.step, 50);
+        EXPECT_EQ(reloaded.optimizer.t, 50);
+        expect_identical(part, whole);
+    }
+}
+
+TEST(Trainer, MiniBatchLogsHoldoutAndEpochAndRunningTrainFigures) {
+    const Images train = synthetic(200, 1), holdout = synthetic(50, 2);
+    Params p = init_params(16, Activation::ReLU, Init::He, 0);
+    TrainOptions o;
+    o.alpha = 0.01;
+    o.optimizer.kind = OptimizerKind::Adam;
+    o.batch_size = 50;  // 4 steps per epoch
+    o.epochs = 10;
+    o.log_every = 8;
+    o.lr_decay = LrDecay::Cosine;
+    std::ostringstream log;
+    std::vector<TrainLogEntry> entries;
+    const TrainResult r = train_full_batch(p, train, holdout, o, log, nullptr,
+                                           [&](const TrainLogEntry& e) { entries.push_back(e); });
+    EXPECT_EQ(r.iterations, 40);
+    EXPECT_EQ(r.lr_total_steps, 40);
+    ASSERT_EQ(entries.size(), 5u);  // steps 0, 8, 16, 24, 32
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        EXPECT_EQ(entries[i].iteration, static_cast<std::int64_t>(8 * i));
+        EXPECT_DOUBLE_EQ(entries[i].epoch, 2.0 * static_cast<double>(i));
+        EXPECT_TRUE(entries[i].has_holdout);
+        EXPECT_GE(entries[i].train_accuracy, 0.0);
+        EXPECT_LE(entries[i].train_accuracy, 1.0);
+    }
+    EXPECT_DOUBLE_EQ(entries[0].learning_rate, 0.01);
+    EXPECT_LT(entries[4].learning_rate, entries[1].learning_rate);
+    EXPECT_LT(entries[4].loss, entries[0].loss);
+    EXPECT_GT(entries[4].holdout_accuracy, entries[0].holdout_accuracy);
+    EXPECT_GE(r.holdout_accuracy, 0.9);
+    const std::string text = log.str();
+    EXPECT_NE(text.find("iter    32  epoch   8.00  loss "), std::string::npos) << text;
+    EXPECT_NE(text.find("holdout_acc"), std::string::npos) << text;
+    EXPECT_NE(text.find("lr "), std::string::npos) << text;
+    EXPECT_EQ(text.find('\r'), std::string::npos) << "no progress line unless interactive";
+}
+
+TEST(Trainer, FullBatchLogLineKeepsItsFormat) {
+    const Images train = synthetic(100, 1);
+    Params p = init_params(10, Activation::ReLU, Init::Uniform, 0);
+    TrainOptions o;
+    o.iters = 1;
+    std::ostringstream log;
+    std::vector<TrainLogEntry> entries;
+    train_full_batch(p, train, Images{}, o, log, nullptr, [&](const TrainLogEntry& e) { entries.push_back(e); });
+    ASSERT_EQ(entries.size(), 1u);
+    char expected[128];
+    std::snprintf(expected, sizeof expected, "iter     0  loss %.4f  train_acc %.4f  (", entries[0].loss,
+                  entries[0].train_accuracy);
+    EXPECT_EQ(log.str().rfind(expected, 0), 0u) << log.str();
+    EXPECT_FALSE(entries[0].has_holdout);
+}
+
+TEST(Trainer, InteractiveProgressLineIsRedrawnAndCleared) {
+    const Images train = synthetic(2000, 3);
+    Params p = init_params(32, Activation::ReLU, Init::He, 0);
+    TrainOptions o;
+    o.iters = 400;
+    o.log_every = 100;
+    o.interactive = true;
+    std::ostringstream log;
+    const TrainResult r = train_full_batch(p, train, Images{}, o, log);
+    const std::string text = log.str();
+    if (r.loop_seconds > 0.4) {  // the first redraw comes after 0.25 s
+        EXPECT_NE(text.find("\r\033[K" "step "), std::string::npos) << text;
+        EXPECT_NE(text.find("steps/s  ETA "), std::string::npos) << text;
+        // Every log line starts on a cleared line, and the last thing written clears the progress line.
+        EXPECT_EQ(text.substr(text.size() - 4), "\r\033[K");
+    }
+    EXPECT_NE(text.find("iter   300"), std::string::npos);
+}
+
+TEST(Trainer, MiniBatchDivergenceNamesStepAndEpoch) {
+    const Images train = synthetic(100, 1);
+    Params p = init_params(10, Activation::ReLU, Init::Uniform, 0);
+    TrainOptions o;
+    o.alpha = 1e30;
+    o.batch_size = 30;
+    o.iters = 50;
+    std::ostringstream log;
+    try {
+        train_full_batch(p, train, Images{}, o, log);
+        FAIL() << "expected DivergenceError";
+    } catch (const DivergenceError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("diverged at iteration"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("(epoch "), std::string::npos) << msg;
+        EXPECT_NE(msg.find("smaller --alpha"), std::string::npos) << msg;
+    }
+}
+
+TEST(Trainer, MiniBatchStopsAfterCurrentStepWhenAsked) {
+    const Images train = synthetic(100, 1);
+    Params p = init_params(10, Activation::ReLU, Init::Uniform, 0);
+    TrainOptions o;
+    o.batch_size = 10;
+    o.optimizer.kind = OptimizerKind::Adam;
+    o.alpha = 0.001;
+    std::atomic<bool> stop{true};
+    std::ostringstream log;
+    TrainState state;
+    const TrainResult r = train_network(p, train, Images{}, o, state, log, &stop);
+    EXPECT_TRUE(r.interrupted);
+    EXPECT_EQ(r.iterations, 1);
+    EXPECT_EQ(state.step, 1);
+    EXPECT_EQ(state.optimizer.t, 1);
+}
+
+TEST(Trainer, RejectsBadTrainingOptions) {
+    const Images train = synthetic(10, 1);
+    Params p = init_params(4, Activation::ReLU, Init::Uniform, 0);
+    std::ostringstream log;
+    TrainOptions o;
+    o.epochs = -1;
+    EXPECT_THROW(train_full_batch(p, train, Images{}, o, log), UsageError);
+    o = TrainOptions{};
+    o.lr_decay = LrDecay::Step;  // no lr_step_every
+    EXPECT_THROW(train_full_batch(p, train, Images{}, o, log), UsageError);
+    o.lr_step_every = 5;
+    o.lr_step_gamma = 0.0;
+    EXPECT_THROW(train_full_batch(p, train, Images{}, o, log), UsageError);
+    o = TrainOptions{};
+    o.optimizer.beta1 = 1.0;
+    o.optimizer.kind = OptimizerKind::Adam;
+    EXPECT_THROW(train_full_batch(p, train, Images{}, o, log), UsageError);
+    o = TrainOptions{};
+    o.optimizer.l2 = -1.0;
+    EXPECT_THROW(train_full_batch(p, train, Images{}, o, log), UsageError);
+    o = TrainOptions{};
+    TrainState bad;
+    bad.step = -1;
+    EXPECT_THROW(train_network(p, train, Images{}, o, bad, log), UsageError);
 }
 
 }  // namespace

@@ -201,7 +201,7 @@ void setup_train(CLI::App& app, Options& o) {
                     "with --resume, how many more")
         ->check(CLI::Range(1, 10000000));
     sub->add_option("--batch-size", x.batch_size,
-                    "Rows per step: mini-batch SGD, reshuffled every epoch from --seed (0: full batch)")
+                    "Rows per step: mini-batches reshuffled every epoch from --seed (0, or >= the training rows: full batch)")
         ->check(CLI::Range(0LL, 1000000000LL));
     sub->add_option("--optimizer", x.optimizer,
                     "gd: W -= alpha*g; momentum: v = mu*v + g, W -= alpha*v; adam: bias-corrected Adam")
@@ -243,12 +243,8 @@ int run_train(const Options& o) {
     const TrainExtras& x = g_extra;
     if (given("--iters") && given("--epochs"))
         throw UsageError("give --iters (steps) or --epochs (passes over the data), not both");
-    if (!x.log_csv.empty()) {
-        if (o.log_every == 0) throw UsageError("--log-csv needs --log-every N >= 1 (it writes one row per logged step)");
-        check_output_path(x.log_csv, o.data, "log CSV");
-        if (std::filesystem::path(x.log_csv).lexically_normal() == std::filesystem::path(o.model).lexically_normal())
-            throw UsageError("--log-csv '" + x.log_csv + "' is the model file");
-    }
+    if (!x.log_csv.empty() && o.log_every == 0)
+        throw UsageError("--log-csv needs --log-every N >= 1 (it writes one row per logged step)");
 
     // ---- settings: from the options, or (--resume) from the saved model ----
     OptimizerSettings opt;
@@ -279,7 +275,14 @@ int run_train(const Options& o) {
         saved = load_model(o.model);
         const Model& m = *saved;
         // What the model recorded; models from before these options default to full-batch gd.
-        const OptimizerKind kind = optimizer_from_string(metadata_string_or(m, "optimizer", "gd"));
+        OptimizerKind kind = OptimizerKind::GD;
+        LrDecay rec_decay = LrDecay::None;
+        try {
+            kind = optimizer_from_string(metadata_string_or(m, "optimizer", "gd"));
+            rec_decay = lr_decay_from_string(metadata_string_or(m, "lr_decay", "none"));
+        } catch (const UsageError& e) {
+            throw ModelFormatError(o.model + ": metadata: " + e.what());
+        }
         OptimizerSettings rec;
         rec.kind = kind;
         rec.momentum = metadata_double_or(m, "momentum", rec.momentum);
@@ -287,7 +290,6 @@ int run_train(const Options& o) {
         rec.beta2 = metadata_double_or(m, "beta2", rec.beta2);
         rec.eps = metadata_double_or(m, "eps", rec.eps);
         rec.l2 = metadata_double_or(m, "l2", 0.0);
-        const LrDecay rec_decay = lr_decay_from_string(metadata_string_or(m, "lr_decay", "none"));
         const long long rec_batch = metadata_integer_or(m, "batch_size", 0);
         const long long rec_step_every = metadata_integer_or(m, "lr_step_every", 0);
         const double rec_gamma = metadata_double_or(m, "lr_step_gamma", 0.1);
@@ -353,6 +355,12 @@ int run_train(const Options& o) {
 
     check_output_path(o.model, data_path, "model");
     if (!labels_path.empty()) check_output_path(o.model, labels_path, "model");
+    if (!x.log_csv.empty()) {
+        check_output_path(x.log_csv, data_path, "log CSV");
+        if (!labels_path.empty()) check_output_path(x.log_csv, labels_path, "log CSV");
+        if (std::filesystem::path(x.log_csv).lexically_normal() == std::filesystem::path(o.model).lexically_normal())
+            throw UsageError("--log-csv '" + x.log_csv + "' is the model file");
+    }
 
     const auto load_start = std::chrono::steady_clock::now();
     Images all = load_data_file(data_path, labels_path);
