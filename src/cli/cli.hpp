@@ -16,6 +16,23 @@ constexpr const char* kDefaultData = "data/train.csv";
 constexpr const char* kDefaultModel = "model.safetensors";
 constexpr const char* kVersion = "0.1.0";
 
+// train options beyond the notebook's (mini-batch, optimizers, schedules, resume).
+struct TrainExtras {
+    long long batch_size = 0;
+    int epochs = 0;
+    std::string optimizer = "gd";
+    double momentum = 0.9;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double l2 = 0.0;
+    std::string lr_decay = "none";
+    long long lr_step_every = 0;
+    double lr_step_gamma = 0.1;
+    bool resume = false;
+    std::string log_csv;
+};
+
 // Every option of every subcommand, initialised to its default.
 struct Options {
     // shared
@@ -35,6 +52,7 @@ struct Options {
     std::string activation = "relu";
     std::string init = "uniform";
     bool save_on_interrupt = false;
+    TrainExtras train_extra;
     bool quiet = false;
 
     // eval

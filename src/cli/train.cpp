@@ -61,23 +61,6 @@ std::string absolute_path(const std::string& path) {
     return ec ? path : abs.lexically_normal().string();
 }
 
-// The training options that are not (yet) fields of cli::Options live here, bound in setup_train.
-struct TrainExtras {
-    long long batch_size = 0;
-    int epochs = 0;
-    std::string optimizer = "gd";
-    double momentum = 0.9;
-    double beta1 = 0.9;
-    double beta2 = 0.999;
-    double eps = 1e-8;
-    double l2 = 0.0;
-    std::string lr_decay = "none";
-    long long lr_step_every = 0;
-    double lr_step_gamma = 0.1;
-    bool resume = false;
-    std::string log_csv;
-};
-TrainExtras g_extra;
 const CLI::App* g_train_app = nullptr;  // the parsed `train` subcommand, to ask which options were given
 
 bool given(const char* name) { return g_train_app != nullptr && g_train_app->count(name) > 0; }
@@ -189,7 +172,7 @@ void setup_train(CLI::App& app, Options& o) {
     CLI::App* sub = app.add_subcommand(
         "train", "Train the network (full-batch or mini-batch; gd, momentum or Adam) and save it");
     g_train_app = sub;
-    TrainExtras& x = g_extra;
+    TrainExtras& x = o.train_extra;
     sub->add_option("--data", o.data, "Training data: Kaggle CSV (label,pixel0..783), .csv.gz, or IDX images");
     sub->add_option("--labels", o.labels, "IDX label file, when --data is an IDX image file");
     sub->add_option("--model", o.model, "Where to write the trained model (safetensors); with --resume, also read");
@@ -240,7 +223,7 @@ void setup_train(CLI::App& app, Options& o) {
 }
 
 int run_train(const Options& o) {
-    const TrainExtras& x = g_extra;
+    const TrainExtras& x = o.train_extra;
     if (given("--iters") && given("--epochs"))
         throw UsageError("give --iters (steps) or --epochs (passes over the data), not both");
     if (!x.log_csv.empty() && o.log_every == 0)
