@@ -1,10 +1,41 @@
 #!/usr/bin/env bash
-# Builds the whole GoogleTest suite with AddressSanitizer + UndefinedBehaviorSanitizer and runs it.
+# Builds the whole GoogleTest suite (and the mnistnn binary the end-to-end tests run) with
+# AddressSanitizer + UndefinedBehaviorSanitizer (gcc, -DMNISTNN_SANITIZE=ON) into build-asan/
+# and runs it with ctest. Any sanitizer report fails the test that triggered it.
+#   scripts/sanitize.sh [ctest arguments...]     e.g. scripts/sanitize.sh -R Robust
+# Works from a clean clone: installs missing packages through scripts/bootstrap.sh, and fetches
+# the real MNIST data (some end-to-end tests train on data/train.csv) if it is missing.
+# Environment: MNISTNN_SANITIZE_BUILD_DIR (default build-asan).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=${MNISTNN_SANITIZE_BUILD_DIR:-build-asan}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNISTNN_SANITIZE=ON >/dev/null
+started=$SECONDS
+
+# Build dependencies: bootstrap installs them (and builds build/, fetches data/) when absent.
+if ! dpkg-query -W -f='${Status}' libgtest-dev 2>/dev/null | grep -q "install ok installed" || ! command -v g++ >/dev/null; then
+  scripts/bootstrap.sh
+fi
+
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  CXX=g++ cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNISTNN_SANITIZE=ON \
+    -DMNISTNN_BUILD_TESTS=ON >/dev/null
+fi
 cmake --build "$build" -j"$(nproc)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@"
+echo "sanitize: built in $((SECONDS - started)) s" >&2
+
+if [[ ! -f data/train.csv ]]; then
+  MNISTNN_BIN="$root/$build/mnistnn" scripts/fetch-mnist.sh
+fi
+
+# halt_on_error/abort_on_error: the first report ends the process (non-zero exit, so the test
+# fails); detect_leaks: leaks fail too. The end-to-end tests run the sanitized binary, whose
+# reports go to its stderr, which the tests check is a single line.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+status=0
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@" || status=$?
+echo "sanitize: done in $((SECONDS - started)) s" >&2
+exit $status

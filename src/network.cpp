@@ -3,20 +3,43 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <new>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mnistnn/error.hpp"
 #include "mnistnn/rng.hpp"
+#include "kernels.hpp"
+
+// The engine below passes kernels::vf16 (64-byte vectors) between internal inline functions and
+// lambdas; without AVX-512 the compilers warn that this would change an ABI, but none is exposed.
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 namespace mnistnn {
 namespace {
 
-// Columns per block: 784×256 floats = 784 KiB, the converted block stays in L2 while both
-// products read it.
-constexpr std::size_t kBlockColumns = 256;
+using kernels::kLanes;
+using kernels::kRow;
+using kernels::kRowVectors;
+using kernels::vf16;
+using kernels::vi16;
+
+static_assert(kPixels == static_cast<int>(kRow), "the kernels assume 784-pixel rows");
+
+// Samples per block. The block's pixels (96×784 bytes = 74 KiB) are read by the forward tiles and
+// again, from L2, by the backward tiles, whose dW1 tiles are loaded and stored once per block. 96 is
+// a multiple of the head's 16 lanes and of the 2-, 4- and 6-sample forward tiles, and keeps the
+// loss product of head_block far from overflow.
+constexpr std::size_t kBlock = 96;
+static_assert(kBlock % 16 == 0 && kBlock <= 256, "head_block's lanes and loss product need this");
 constexpr std::size_t kMaxChunks = 16;
 constexpr std::size_t kMinChunkColumns = 64;
+constexpr std::size_t kClassCount = static_cast<std::size_t>(kClasses);
 
 struct PixelTable {
     float value[256];
@@ -34,79 +57,325 @@ void activate(Activation activation, const Eigen::Ref<const Eigen::MatrixXf>& Z,
     }
 }
 
-// dZ ← dA ⊙ g′(Z) in place, g′ from Z (ReLU: 1 where Z > 0) or from A = σ(Z) (σ′ = A(1 − A)).
-void multiply_activation_derivative(Activation activation, const Eigen::Ref<const Eigen::MatrixXf>& Z,
-                                    const Eigen::Ref<const Eigen::MatrixXf>& A, Eigen::Ref<Eigen::MatrixXf> dZ) {
-    if (activation == Activation::ReLU) {
-        dZ = (Z.array() > 0.0f).select(dZ, 0.0f);
-    } else {
-        dZ.array() *= A.array() * (1.0f - A.array());
-    }
-}
+std::size_t round_up(std::size_t n, std::size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-// Per-thread scratch for one block. Sizes: X 784×B, Z1 and A1 and dZ1 H×B, P 10×B.
-struct Scratch {
-    Eigen::MatrixXf X, Z1, A1, P, dZ1;
-    Scratch(int hidden, std::size_t block) {
-        const auto b = static_cast<Eigen::Index>(block);
-        X.resize(kPixels, b);
-        Z1.resize(hidden, b);
-        A1.resize(hidden, b);
-        P.resize(kClasses, b);
-        dZ1.resize(hidden, b);
+// Zero-initialised float array aligned to 64 bytes (one cache line, one zmm register).
+class AlignedFloats {
+public:
+    AlignedFloats() = default;
+    explicit AlignedFloats(std::size_t n)
+        : data_(static_cast<float*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(float), std::align_val_t{64}))),
+          size_(n) {
+        std::fill_n(data_.get(), n, 0.0f);
+    }
+    float* data() { return data_.get(); }
+    const float* data() const { return data_.get(); }
+    std::size_t size() const { return size_; }
+    void set_zero() { std::fill_n(data_.get(), size_, 0.0f); }
+
+private:
+    struct Free {
+        void operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
+    };
+    std::unique_ptr<float[], Free> data_;
+    std::size_t size_ = 0;
+};
+
+// The engine's inputs are the pixel values v themselves (converted exactly from the bytes inside
+// the kernels) rather than x = v/255; the 1/255 is applied where it costs nothing, to Z1 before
+// the bias and to dW1 together with the 1/m:
+//   Z1 = W1·X + b1 = (W1·V)/255 + b1        dW1 = dZ1·Xᵀ = (dZ1·Vᵀ)/255
+// Converting each pixel to a correctly rounded v/255 instead costs three more FMA-pipe operations
+// per 16 pixels in both products (about 20% of an iteration at H = 10); the two differ in rounding
+// only.
+constexpr float kPixelScale = 1.0f / 255.0f;
+
+// Register tile of the layer-1 products: HT hidden units × W samples in the forward (dot products
+// over the 784 pixels), HT units × W pixel vectors in the backward (outer products); 16 or 20
+// accumulators of the 32 vector registers. Hidden units are padded with zeros to a multiple of HT.
+struct Tile {
+    std::size_t units, width;
+};
+Tile tile_for(std::size_t hidden) {
+    if (hidden % 10 == 0 && hidden % 4 != 0) return {10, 2};
+    if (hidden % 5 == 0 && hidden % 4 != 0) return {5, 4};
+    return {4, 4};
+}
+constexpr std::size_t kMaxTileWidth = 4;
+
+// The parameters repacked once per call into the layouts the kernels read.
+struct Packed {
+    std::size_t hidden = 0;
+    std::size_t padded = 0;  // hidden rounded up to the tile height
+    Activation activation = Activation::ReLU;
+    AlignedFloats W1;  // padded×784, row h = W1(h, :) (row-major: the transpose of Eigen's storage); rows ≥ hidden are 0
+    AlignedFloats b1;  // hidden
+    AlignedFloats W2;  // hidden×10, row h = W2(:, h) (Eigen's column-major storage)
+    float b2[kClasses] = {};
+
+    explicit Packed(std::size_t h)
+        : hidden(h), padded(round_up(h, tile_for(h).units)), W1(padded * kRow), b1(h), W2(h * kClassCount) {}
+
+    void pack(const Params& p) {
+        activation = p.activation;
+        const float* w1 = p.W1.data();  // column-major: (h, k) at k·H + h
+        for (std::size_t h = 0; h < hidden; ++h)
+            for (std::size_t k = 0; k < kRow; ++k) W1.data()[h * kRow + k] = w1[k * hidden + h];
+        std::copy_n(p.b1.data(), hidden, b1.data());
+        std::copy_n(p.W2.data(), hidden * kClassCount, W2.data());
+        std::copy_n(p.b2.data(), kClassCount, b2);
     }
 };
 
-// Forward pass for b columns; leaves X, Z1, A1 and P (softmax probabilities) in `s`.
-// Adds loss/accuracy to `totals` when labels are given, writes argmaxes when asked.
-void forward_block(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
-                   std::size_t block, Scratch& s, BatchTotals& totals, std::uint8_t* predictions) {
-    const auto b = static_cast<Eigen::Index>(block);
-    auto X = s.X.leftCols(b);
-    pixels_to_input(pixels, block, s.X);
-    auto Z1 = s.Z1.leftCols(b);
-    auto A1 = s.A1.leftCols(b);
-    auto P = s.P.leftCols(b);
-    Z1.noalias() = params.W1 * X;  // Z1: H×b
-    Z1.colwise() += params.b1;
-    activate(params.activation, Z1, A1);
-    P.noalias() = params.W2 * A1;  // Z2: 10×b
-    P.colwise() += params.b2;
-    // Softmax per column, max subtracted; −log P[y] = log Σ exp(z − max) − (z_y − max).
-    for (Eigen::Index j = 0; j < b; ++j) {
-        auto z = P.col(j);
-        Eigen::Index arg = 0;
-        const float zmax = z.maxCoeff(&arg);
-        const Eigen::Index y = labels != nullptr ? static_cast<Eigen::Index>(labels[j]) : 0;
-        const float shifted_zy = z(y) - zmax;  // taken before exp so a tiny P[y] cannot underflow to log(0)
-        z.array() = (z.array() - zmax).exp();
-        const float sum = z.sum();
-        if (labels != nullptr) {
-            totals.loss_sum += static_cast<double>(std::log(sum) - shifted_zy);
-            if (arg == y) ++totals.correct;
-        }
-        if (predictions != nullptr) predictions[j] = static_cast<std::uint8_t>(arg);
-        z /= sum;
+// Per-thread working space for one block of b ≤ kBlock samples, plus per-lane partial sums for
+// the small gradients of the chunk being processed. Matrices over the block are unit-major with
+// row stride kBlock (row h holds unit h for the block's samples).
+struct Scratch {
+    AlignedFloats A;          // padded×kBlock: W1·V from the forward tiles, then A1 = g(Z1) (rows < hidden)
+    AlignedFloats dZ1;        // padded×kBlock (rows ≥ hidden stay zero)
+    AlignedFloats dZ2;        // 10×kBlock
+    AlignedFloats dW2_lanes;  // (hidden·10) vectors: lane i sums dZ2·A1ᵀ over the chunk's samples ≡ i mod 16
+    AlignedFloats db1_lanes;  // hidden vectors, likewise for db1
+    AlignedFloats db2_lanes;  // 10 vectors, likewise for db2
+    std::vector<std::uint8_t> tail_pixels;  // a block's last, partial sample tile, zero-padded
+    float sum_exp[kBlock] = {};     // Σ_c exp(z2_c − max) per sample
+    float shifted_zy[kBlock] = {};  // z2_y − max per sample
+
+    explicit Scratch(const Packed& net)
+        : A(net.padded * kBlock), dZ1(net.padded * kBlock), dZ2(kClassCount * kBlock),
+          dW2_lanes(net.hidden * kClassCount * kLanes), db1_lanes(net.hidden * kLanes),
+          db2_lanes(kClassCount * kLanes), tail_pixels(kMaxTileWidth * kRow) {}
+};
+
+// One chunk's unscaled gradient sums (dW1 row-major with the 1/255 still to apply, the rest in
+// Eigen's layout).
+struct ChunkResult {
+    AlignedFloats dW1;  // padded×784
+    std::vector<float> dW2, db1, db2;
+
+    explicit ChunkResult(const Packed& net)
+        : dW1(net.padded * kRow), dW2(net.hidden * kClassCount), db1(net.hidden), db2(kClassCount) {}
+};
+
+// A ← W1·V (padded×b; V is the block's pixel values, 784×b) in HT×W tiles. A last partial tile of
+// samples reads zero-padded copies from s.tail_pixels. The first tile of each sample tile also
+// prefetches the next block's first next_b samples into L2: a block ahead is tens of thousands of
+// cycles, ample to hide the DRAM latency that the hardware prefetcher alone leaves exposed. Hidden
+// units are walked in panels of 16 tiles so a panel's W1 rows (≤ 200 KiB) stay in L2 while every
+// sample tile passes over them.
+template <int HT, int W>
+void forward_layer1(const Packed& net, const std::uint8_t* pixels, std::size_t b, std::size_t next_b, Scratch& s) {
+    constexpr auto ht = static_cast<std::size_t>(HT), width = static_cast<std::size_t>(W);
+    static_assert(width <= kMaxTileWidth && kBlock % width == 0, "tiles must divide the block");
+    const std::size_t full = b / width * width;
+    if (full < b) {
+        std::copy_n(pixels + full * kRow, (b - full) * kRow, s.tail_pixels.data());
+        std::fill(s.tail_pixels.begin() + static_cast<std::ptrdiff_t>((b - full) * kRow), s.tail_pixels.end(),
+                  std::uint8_t{0});
     }
-    totals.rows += block;
+    const std::size_t panel = 16 * ht;
+    for (std::size_t p = 0; p < net.padded; p += panel) {
+        const std::size_t panel_end = std::min(p + panel, net.padded);
+        for (std::size_t j = 0; j < b; j += width) {
+            const std::uint8_t* src = j < full ? pixels + j * kRow : s.tail_pixels.data();
+            auto x_at = [src](int i, std::size_t k) {
+                return kernels::load_pixel_values(src + static_cast<std::size_t>(i) * kRow + k);
+            };
+            std::size_t h = p;
+            if (p == 0 && j < next_b) {
+                // The first tile also prefetches the same samples of the next block, one line per 64
+                // pixels (spread out: a burst of prefetches stalls on the full miss queue).
+                const std::uint8_t* next = pixels + (kBlock + j) * kRow;
+                const std::size_t ahead = std::min(width, next_b - j);
+                auto x_prefetch = [src, next, ahead](int i, std::size_t k) {
+                    const auto row = static_cast<std::size_t>(i);
+                    if (k % 64 == 0 && row < ahead) __builtin_prefetch(next + row * kRow + k, 0, 2);
+                    return kernels::load_pixel_values(src + row * kRow + k);
+                };
+                kernels::dot_tile<HT, W>(net.W1.data(), x_prefetch, s.A.data() + j, kBlock);
+                h += ht;
+            }
+            for (; h < panel_end; h += ht)
+                kernels::dot_tile<HT, W>(net.W1.data() + h * kRow, x_at, s.A.data() + h * kBlock + j, kBlock);
+        }
+    }
 }
 
-// Backward pass for the block left in `s` by forward_block; adds unscaled gradients to g.
-void backward_block(const Params& params, const std::uint8_t* labels, std::size_t block, Scratch& s,
-                    Gradients& g) {
-    const auto b = static_cast<Eigen::Index>(block);
-    auto X = s.X.leftCols(b);
-    auto Z1 = s.Z1.leftCols(b);
-    auto A1 = s.A1.leftCols(b);
-    auto dZ2 = s.P.leftCols(b);
-    auto dZ1 = s.dZ1.leftCols(b);
-    for (Eigen::Index j = 0; j < b; ++j) dZ2(labels[j], j) -= 1.0f;  // dZ2 = P − Y (10×b)
-    g.dW2.noalias() += dZ2 * A1.transpose();                         // 10×H
-    g.db2 += dZ2.rowwise().sum();
-    dZ1.noalias() = params.W2.transpose() * dZ2;                     // H×b
-    multiply_activation_derivative(params.activation, Z1, A1, dZ1);
-    g.dW1.noalias() += dZ1 * X.transpose();                          // H×784
-    g.db1 += dZ1.rowwise().sum();
+// dW1 += dZ1·Vᵀ (padded×784, row-major) over the block's b samples, in HT×W tiles (W pixel
+// vectors; 49 = whole tiles + one vector); with first, dW1 = dZ1·Vᵀ. Pixel vectors are the outer
+// loop so the block's pixels for one tile (b·16·W bytes) stay in L1 while all hidden units pass
+// over them.
+template <int HT, int W>
+void backward_layer1(const Packed& net, const float* dZ1, const std::uint8_t* pixels, std::size_t b, bool first,
+                     float* dW1) {
+    constexpr auto ht = static_cast<std::size_t>(HT), width = static_cast<std::size_t>(W);
+    constexpr std::size_t full = kRowVectors / width * width;
+    for (std::size_t v = 0; v < full; v += width)
+        for (std::size_t h = 0; h < net.padded; h += ht)
+            kernels::outer_tile<HT, W>(dW1 + h * kRow + v * kLanes, dZ1 + h * kBlock, kBlock, pixels + v * kLanes, b,
+                                       first);
+    for (std::size_t v = full; v < kRowVectors; ++v)
+        for (std::size_t h = 0; h < net.padded; h += ht)
+            kernels::outer_tile<HT, 1>(dW1 + h * kRow + v * kLanes, dZ1 + h * kBlock, kBlock, pixels + v * kLanes, b,
+                                       first);
+}
+
+// The small layers for one block, vectorised across samples (lane i of group g is sample 16g + i):
+//   A1 = g(Z1), Z1 = (W1·V)/255 + b1 (hidden×b)   Z2 = W2·A1 + b2 (10×b)   P = softmax(Z2) per column
+// and when `train`:
+//   dZ2 = P − Y (10×b)            db2 += Σ_j dZ2[:, j]
+//   dZ1 = (W2ᵀ·dZ2) ⊙ g′(Z1)      db1 += Σ_j dZ1[:, j]     (g′ from A1: ReLU 1[A1 > 0], σ′ = A1(1 − A1))
+// Lanes past b get A1 = 0 and dZ2 = 0 (hence dZ1 = 0), so they add nothing to any sum. Loss terms
+// go to s.sum_exp / s.shifted_zy; accuracy to `totals`; argmaxes to `predictions` when non-null.
+void head_block(const Packed& net, Scratch& s, const std::uint8_t* labels, std::size_t b, bool train,
+                std::uint8_t* predictions, BatchTotals& totals) {
+    using kernels::fmadd;
+    using kernels::load;
+    using kernels::select;
+    using kernels::splat;
+    using kernels::store;
+    const vi16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const std::size_t H = net.hidden;
+    for (std::size_t off = 0; off < b; off += kLanes) {
+        const std::size_t valid = std::min<std::size_t>(kLanes, b - off);
+        const vi16 in_block = lane < static_cast<std::int32_t>(valid);
+        std::uint8_t label_bytes[kLanes] = {};
+        if (labels != nullptr) std::copy_n(labels + off, valid, label_bytes);
+        kernels::vu8x16 label_vec;
+        std::memcpy(&label_vec, label_bytes, sizeof label_vec);
+        const vi16 y = __builtin_convertvector(label_vec, vi16);
+
+        // A1 = g((W1·V)/255 + b1), stored over W1·V.
+        for (std::size_t h = 0; h < H; ++h) {
+            float* a = s.A.data() + h * kBlock + off;
+            const vf16 z = kernels::fmadd(load(a), splat(kPixelScale), splat(net.b1.data()[h]));
+            const vf16 act = net.activation == Activation::ReLU
+                                 ? select(z < 0.0f, vf16{}, z)  // max(z, 0) that keeps NaN
+                                 : 1.0f / (1.0f + kernels::exp(-z));
+            store(a, select(in_block, act, vf16{}));
+        }
+        // Z2 = W2·A1 + b2, one FMA per (unit, class) with W2's column h broadcast.
+        vf16 z2[kClasses];
+        for (std::size_t c = 0; c < kClassCount; ++c) z2[c] = splat(net.b2[c]);
+        for (std::size_t h = 0; h < H; ++h) {
+            const vf16 a = load(s.A.data() + h * kBlock + off);
+            const float* w = net.W2.data() + h * kClassCount;
+            for (std::size_t c = 0; c < kClassCount; ++c) z2[c] = fmadd(splat(w[c]), a, z2[c]);
+        }
+        // Max and first argmax (a NaN never wins a comparison, but then poisons the sum below).
+        vf16 zmax = z2[0], zy = z2[0];
+        vi16 arg = vi16{};
+        for (std::size_t c = 1; c < kClassCount; ++c) {
+            const auto ci = static_cast<std::int32_t>(c);
+            const vi16 greater = z2[c] > zmax;
+            zmax = select(greater, z2[c], zmax);
+            arg = select(greater, kernels::splat_int(ci), arg);
+            zy = select(y == ci, z2[c], zy);
+        }
+        // −log P[y] = log Σ exp(z − max) − (z_y − max): z_y − max is taken before any exp so a tiny
+        // P[y] cannot underflow to log(0).
+        vf16 e[kClasses];
+        vf16 sum = vf16{};
+        for (std::size_t c = 0; c < kClassCount; ++c) {
+            e[c] = kernels::exp(z2[c] - zmax);
+            sum += e[c];
+        }
+        store(s.sum_exp + off, sum);
+        store(s.shifted_zy + off, zy - zmax);
+        for (std::size_t i = 0; i < valid; ++i) {
+            if (labels != nullptr && arg[i] == y[i]) ++totals.correct;
+            if (predictions != nullptr) predictions[off + i] = static_cast<std::uint8_t>(arg[i]);
+        }
+        if (!train) continue;
+
+        // dZ2 = P − Y.
+        const vf16 inv_sum = 1.0f / sum;
+        vf16 dz2[kClasses];
+        for (std::size_t c = 0; c < kClassCount; ++c) {
+            const vf16 one_hot = select(y == static_cast<std::int32_t>(c), splat(1.0f), vf16{});
+            dz2[c] = select(in_block, e[c] * inv_sum - one_hot, vf16{});
+            store(s.dZ2.data() + c * kBlock + off, dz2[c]);
+            float* db2 = s.db2_lanes.data() + c * kLanes;
+            store(db2, load(db2) + dz2[c]);
+        }
+        // dZ1 = (W2ᵀ·dZ2) ⊙ g′.
+        for (std::size_t h = 0; h < H; ++h) {
+            const float* w = net.W2.data() + h * kClassCount;
+            vf16 da = splat(w[0]) * dz2[0];
+            for (std::size_t c = 1; c < kClassCount; ++c) da = fmadd(splat(w[c]), dz2[c], da);
+            const vf16 a = load(s.A.data() + h * kBlock + off);
+            const vf16 dz1 = net.activation == Activation::ReLU ? select(a > 0.0f, da, vf16{}) : da * (a * (1.0f - a));
+            store(s.dZ1.data() + h * kBlock + off, dz1);
+            float* db1 = s.db1_lanes.data() + h * kLanes;
+            store(db1, load(db1) + dz1);
+        }
+    }
+    // Σ_j −log P[y_j] = log Π_j Σexp_j − Σ_j shifted_zy_j: one log per block instead of one per
+    // sample. Each Σexp is in [1, 10] (the max class contributes e^0), so the double product of
+    // ≤ kBlock of them stays below 10^kBlock (no overflow) and loses nothing measurable; NaN propagates.
+    if (labels != nullptr) {
+        double product = 1.0, shifted = 0.0;
+        for (std::size_t j = 0; j < b; ++j) {
+            product *= static_cast<double>(s.sum_exp[j]);
+            shifted += static_cast<double>(s.shifted_zy[j]);
+        }
+        totals.loss_sum += std::log(product) - shifted;
+    }
+    totals.rows += b;
+}
+
+// dW2 lanes += dZ2·A1ᵀ (10×hidden) over the block: lane i accumulates the samples ≡ i mod 16.
+void accumulate_dW2(const Packed& net, Scratch& s, std::size_t b) {
+    const std::size_t groups = (b + kLanes - 1) / kLanes;
+    for (std::size_t h = 0; h < net.hidden; ++h) {
+        const float* a = s.A.data() + h * kBlock;
+        for (std::size_t c = 0; c < kClassCount; ++c) {
+            const float* dz2 = s.dZ2.data() + c * kBlock;
+            float* lanes = s.dW2_lanes.data() + (h * kClassCount + c) * kLanes;
+            vf16 acc = kernels::load(lanes);
+            for (std::size_t g = 0; g < groups; ++g)
+                acc = kernels::fmadd(kernels::load(dz2 + g * kLanes), kernels::load(a + g * kLanes), acc);
+            kernels::store(lanes, acc);
+        }
+    }
+}
+
+// Forward (and with `out`, backward) passes over samples [begin, end) one block at a time.
+// With `out`, leaves the chunk's unscaled gradient sums there.
+template <int HT, int W>
+void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t begin,
+               std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions, BatchTotals& totals) {
+    if (out != nullptr) {
+        s.dW2_lanes.set_zero();
+        s.db1_lanes.set_zero();
+        s.db2_lanes.set_zero();
+    }
+    for (std::size_t j = begin; j < end; j += kBlock) {
+        const std::size_t b = std::min(kBlock, end - j);
+        const std::size_t next_b = j + kBlock < end ? std::min(kBlock, end - j - kBlock) : 0;
+        forward_layer1<HT, W>(net, pixels + j * kRow, b, next_b, s);
+        head_block(net, s, labels != nullptr ? labels + j : nullptr, b, out != nullptr,
+                   predictions != nullptr ? predictions + j : nullptr, totals);
+        if (out == nullptr) continue;
+        accumulate_dW2(net, s, b);
+        backward_layer1<HT, W>(net, s.dZ1.data(), pixels + j * kRow, b, j == begin, out->dW1.data());
+    }
+    if (out == nullptr) return;
+    // Lane sums → scalars, in the fixed order of kernels::hsum.
+    for (std::size_t i = 0; i < net.hidden * kClassCount; ++i)
+        out->dW2[i] = kernels::hsum(kernels::load(s.dW2_lanes.data() + i * kLanes));
+    for (std::size_t h = 0; h < net.hidden; ++h) out->db1[h] = kernels::hsum(kernels::load(s.db1_lanes.data() + h * kLanes));
+    for (std::size_t c = 0; c < kClassCount; ++c) out->db2[c] = kernels::hsum(kernels::load(s.db2_lanes.data() + c * kLanes));
+}
+
+// Dispatches to the instantiation for the hidden size's tile (the shapes of tile_for).
+void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t begin,
+               std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions, BatchTotals& totals) {
+    switch (tile_for(net.hidden).units) {
+        case 10: return run_chunk<10, 2>(net, pixels, labels, begin, end, s, out, predictions, totals);
+        case 5: return run_chunk<5, 4>(net, pixels, labels, begin, end, s, out, predictions, totals);
+        default: return run_chunk<4, 4>(net, pixels, labels, begin, end, s, out, predictions, totals);
+    }
 }
 
 std::pair<std::size_t, std::size_t> chunk_range(std::size_t m, std::size_t chunks, std::size_t c) {
@@ -220,35 +489,53 @@ std::size_t chunk_count(std::size_t m) {
 }
 
 struct BatchEngine::Impl {
-    int hidden;
-    int threads;
-    std::vector<Scratch> scratch;         // one per thread
-    std::vector<Gradients> chunk_grads;   // one per chunk
+    int threads = 1;
+    Packed net;
+    std::vector<Scratch> scratch;       // one per thread
+    std::vector<ChunkResult> chunks;    // one per chunk, allocated by the first gradients() call
     std::vector<BatchTotals> chunk_totals;
 
-    // Runs fn(chunk, thread) for every chunk, spread over the threads; chunks are claimed
-    // dynamically but each writes only its own slot, so the order of claiming does not matter.
+    explicit Impl(int hidden) : net(static_cast<std::size_t>(hidden)), chunk_totals(kMaxChunks) {}
+
+    void check(const Params& params) const {
+        if (static_cast<std::size_t>(params.hidden()) != net.hidden)
+            throw UsageError("BatchEngine built for " + std::to_string(net.hidden) + " hidden units got parameters with " +
+                             std::to_string(params.hidden()));
+    }
+
+    // Runs fn(task, thread) for tasks 0..count−1 (the chunks, or row bands of the reduction),
+    // spread over the threads; tasks are claimed dynamically but each writes only its own slot, so
+    // the order of claiming does not matter.
     template <class Fn>
-    void for_each_chunk(std::size_t chunks, Fn&& fn) {
-        const int used = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), chunks));
+    void for_each_task(std::size_t count, Fn&& fn) {
+        const int used = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), count));
         std::atomic<std::size_t> next{0};
         auto worker = [&](int t) {
-            for (std::size_t c = next++; c < chunks; c = next++) fn(c, t);
+            for (std::size_t c = next++; c < count; c = next++) fn(c, t);
         };
         std::vector<std::thread> pool;
         for (int t = 1; t < used; ++t) pool.emplace_back(worker, t);
         worker(0);
         for (auto& th : pool) th.join();
     }
+
+    BatchTotals sum_totals(std::size_t count) const {
+        BatchTotals total;
+        for (std::size_t c = 0; c < count; ++c) {
+            total.loss_sum += chunk_totals[c].loss_sum;
+            total.correct += chunk_totals[c].correct;
+            total.rows += chunk_totals[c].rows;
+        }
+        return total;
+    }
 };
 
-BatchEngine::BatchEngine(int hidden, int threads) : impl_(std::make_unique<Impl>()) {
+BatchEngine::BatchEngine(int hidden, int threads) {
+    if (hidden < 1) throw UsageError("hidden size must be at least 1, got " + std::to_string(hidden));
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    impl_->hidden = hidden;
+    impl_ = std::make_unique<Impl>(hidden);
     impl_->threads = threads;
-    for (int t = 0; t < threads; ++t) impl_->scratch.emplace_back(hidden, kBlockColumns);
-    impl_->chunk_grads.assign(kMaxChunks, Gradients(hidden));
-    impl_->chunk_totals.resize(kMaxChunks);
+    for (int t = 0; t < threads; ++t) impl_->scratch.emplace_back(impl_->net);
 }
 
 BatchEngine::~BatchEngine() = default;
@@ -258,62 +545,83 @@ int BatchEngine::threads() const { return impl_->threads; }
 BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
                                    std::size_t m, Gradients& grads) {
     if (m == 0) throw UsageError("cannot compute gradients over zero samples");
-    const std::size_t chunks = chunk_count(m);
-    impl_->for_each_chunk(chunks, [&](std::size_t c, int t) {
-        auto [begin, end] = chunk_range(m, chunks, c);
-        Gradients& g = impl_->chunk_grads[c];
-        g.set_zero();
-        BatchTotals& totals = impl_->chunk_totals[c];
-        totals = BatchTotals{};
-        Scratch& s = impl_->scratch[static_cast<std::size_t>(t)];
-        for (std::size_t j = begin; j < end; j += kBlockColumns) {
-            const std::size_t b = std::min(kBlockColumns, end - j);
-            forward_block(params, pixels + j * kPixels, labels + j, b, s, totals, nullptr);
-            backward_block(params, labels + j, b, s, g);
-        }
+    Impl& impl = *impl_;
+    impl.check(params);
+    impl.net.pack(params);
+    while (impl.chunks.size() < kMaxChunks) impl.chunks.emplace_back(impl.net);
+    const std::size_t count = chunk_count(m);
+    impl.for_each_task(count, [&](std::size_t c, int t) {
+        const auto [begin, end] = chunk_range(m, count, c);
+        impl.chunk_totals[c] = BatchTotals{};
+        run_chunk(impl.net, pixels, labels, begin, end, impl.scratch[static_cast<std::size_t>(t)], &impl.chunks[c],
+                  nullptr, impl.chunk_totals[c]);
     });
-    // Fixed-order reduction, then one scale by 1/m.
-    grads = impl_->chunk_grads[0];
-    BatchTotals total = impl_->chunk_totals[0];
-    for (std::size_t c = 1; c < chunks; ++c) {
-        grads.dW1 += impl_->chunk_grads[c].dW1;
-        grads.db1 += impl_->chunk_grads[c].db1;
-        grads.dW2 += impl_->chunk_grads[c].dW2;
-        grads.db2 += impl_->chunk_grads[c].db2;
-        total.loss_sum += impl_->chunk_totals[c].loss_sum;
-        total.correct += impl_->chunk_totals[c].correct;
-        total.rows += impl_->chunk_totals[c].rows;
-    }
+
+    // Fixed-order reduction over the chunks, then one scale by 1/m (and the 1/255 for dW1).
+    const std::size_t H = impl.net.hidden;
     const float inv_m = 1.0f / static_cast<float>(m);
-    grads.dW1 *= inv_m;
-    grads.db1 *= inv_m;
-    grads.dW2 *= inv_m;
-    grads.db2 *= inv_m;
-    return total;
+    const auto rows = static_cast<Eigen::Index>(H);
+    grads.dW1.resize(rows, kPixels);
+    grads.db1.resize(rows);
+    grads.dW2.resize(kClasses, rows);
+    grads.db2.resize(kClasses);
+    // dW1 in groups of 16 rows: each task reads 16·784·count floats and writes a 16-row band of the
+    // column-major result. Large sums are split over the threads (every element is still summed in
+    // chunk order); for small H spawning threads would cost more than the sums.
+    constexpr std::size_t band_rows = kLanes;
+    const std::size_t groups = (H + band_rows - 1) / band_rows;
+    auto reduce_group = [&](std::size_t g) {
+        const std::size_t h0 = g * band_rows, n = std::min(band_rows, H - h0);
+        float band[band_rows * kRow];
+        for (std::size_t r = 0; r < n; ++r) {
+            float* row = band + r * kRow;
+            std::copy_n(impl.chunks[0].dW1.data() + (h0 + r) * kRow, kRow, row);
+            for (std::size_t c = 1; c < count; ++c) {
+                const float* add = impl.chunks[c].dW1.data() + (h0 + r) * kRow;
+                for (std::size_t k = 0; k < kRow; ++k) row[k] += add[k];
+            }
+        }
+        const float scale = inv_m * kPixelScale;
+        float* out = grads.dW1.data();  // column-major: (h, k) at k·H + h
+        for (std::size_t k = 0; k < kRow; ++k)
+            for (std::size_t r = 0; r < n; ++r) out[k * H + h0 + r] = band[r * kRow + k] * scale;
+    };
+    if (H * count >= 64 * kMaxChunks)
+        impl.for_each_task(groups, [&](std::size_t g, int) { reduce_group(g); });
+    else
+        for (std::size_t g = 0; g < groups; ++g) reduce_group(g);
+    for (std::size_t i = 0; i < H * kClassCount; ++i) {
+        float sum = impl.chunks[0].dW2[i];
+        for (std::size_t c = 1; c < count; ++c) sum += impl.chunks[c].dW2[i];
+        grads.dW2.data()[i] = sum * inv_m;
+    }
+    for (std::size_t h = 0; h < H; ++h) {
+        float sum = impl.chunks[0].db1[h];
+        for (std::size_t c = 1; c < count; ++c) sum += impl.chunks[c].db1[h];
+        grads.db1.data()[h] = sum * inv_m;
+    }
+    for (std::size_t k = 0; k < kClassCount; ++k) {
+        float sum = impl.chunks[0].db2[k];
+        for (std::size_t c = 1; c < count; ++c) sum += impl.chunks[c].db2[k];
+        grads.db2.data()[k] = sum * inv_m;
+    }
+    return impl.sum_totals(count);
 }
 
 BatchTotals BatchEngine::evaluate(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
                                   std::size_t m, std::uint8_t* predictions) {
     if (m == 0) return BatchTotals{};
-    const std::size_t chunks = chunk_count(m);
-    impl_->for_each_chunk(chunks, [&](std::size_t c, int t) {
-        auto [begin, end] = chunk_range(m, chunks, c);
-        BatchTotals& totals = impl_->chunk_totals[c];
-        totals = BatchTotals{};
-        Scratch& s = impl_->scratch[static_cast<std::size_t>(t)];
-        for (std::size_t j = begin; j < end; j += kBlockColumns) {
-            const std::size_t b = std::min(kBlockColumns, end - j);
-            forward_block(params, pixels + j * kPixels, labels ? labels + j : nullptr, b, s, totals,
-                          predictions ? predictions + j : nullptr);
-        }
+    Impl& impl = *impl_;
+    impl.check(params);
+    impl.net.pack(params);
+    const std::size_t count = chunk_count(m);
+    impl.for_each_task(count, [&](std::size_t c, int t) {
+        const auto [begin, end] = chunk_range(m, count, c);
+        impl.chunk_totals[c] = BatchTotals{};
+        run_chunk(impl.net, pixels, labels, begin, end, impl.scratch[static_cast<std::size_t>(t)], nullptr,
+                  predictions, impl.chunk_totals[c]);
     });
-    BatchTotals total;
-    for (std::size_t c = 0; c < chunks; ++c) {
-        total.loss_sum += impl_->chunk_totals[c].loss_sum;
-        total.correct += impl_->chunk_totals[c].correct;
-        total.rows += impl_->chunk_totals[c].rows;
-    }
-    return total;
+    return impl.sum_totals(count);
 }
 
 BatchTotals evaluate(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t m,

@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "mnistnn/error.hpp"
@@ -202,6 +203,247 @@ TEST(Network, PixelScaleIsDivisionBy255) {
     EXPECT_EQ(t[0], 0.0f);
     EXPECT_EQ(t[255], 1.0f);
     EXPECT_EQ(t[51], 51.0f / 255.0f);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The fused fast path (BatchEngine) against a straightforward whole-batch implementation in
+// double precision, written from the formulas in network.hpp:
+//   X = pixels/255 (784×m)   Z1 = W1·X + b1   A1 = g(Z1)   Z2 = W2·A1 + b2   P = softmax(Z2)
+//   dZ2 = (P − Y)/m   dW2 = dZ2·A1ᵀ   db2 = Σ_j dZ2   dZ1 = (W2ᵀ·dZ2) ⊙ g′(Z1)   dW1 = dZ1·Xᵀ   db1 = Σ_j dZ1
+struct Reference {
+    Eigen::MatrixXd dW1, dW2;
+    Eigen::VectorXd db1, db2;
+    double loss = 0.0;              // mean cross-entropy
+    std::size_t correct = 0;        // columns whose argmax is the label
+    std::vector<int> predicted;     // argmax per column
+    std::vector<bool> clear_argmax;  // top two logits differ by more than 1e-4
+    std::vector<bool> near_kink;     // per hidden unit: |Z1| < 1e-4 for some column (ReLU only)
+};
+
+Reference reference_gradients(const Params& p, const Batch& batch) {
+    const auto m = static_cast<Eigen::Index>(batch.m);
+    const Eigen::Index H = p.hidden();
+    Eigen::MatrixXd X(kPixels, m);
+    for (Eigen::Index j = 0; j < m; ++j)
+        for (Eigen::Index i = 0; i < kPixels; ++i) X(i, j) = batch.pixels[static_cast<std::size_t>(j * kPixels + i)] / 255.0;
+    const Eigen::MatrixXd W1 = p.W1.cast<double>(), W2 = p.W2.cast<double>();
+    const Eigen::VectorXd b1 = p.b1.cast<double>(), b2 = p.b2.cast<double>();
+    const bool relu = p.activation == Activation::ReLU;
+
+    const Eigen::MatrixXd Z1 = (W1 * X).colwise() + b1;
+    const Eigen::MatrixXd A1 = relu ? Z1.cwiseMax(0.0).eval() : (1.0 / (1.0 + (-Z1.array()).exp())).matrix().eval();
+    const Eigen::MatrixXd Z2 = (W2 * A1).colwise() + b2;
+    Eigen::MatrixXd P(kClasses, m);
+    Reference r;
+    r.predicted.resize(batch.m);
+    r.clear_argmax.resize(batch.m);
+    for (Eigen::Index j = 0; j < m; ++j) {
+        const double zmax = Z2.col(j).maxCoeff();
+        P.col(j) = (Z2.col(j).array() - zmax).exp().matrix();
+        const double sum = P.col(j).sum();
+        P.col(j) /= sum;
+        const int y = batch.labels[static_cast<std::size_t>(j)];
+        r.loss += std::log(sum) - (Z2(y, j) - zmax);
+        Eigen::Index arg = 0;
+        Z2.col(j).maxCoeff(&arg);
+        r.predicted[static_cast<std::size_t>(j)] = static_cast<int>(arg);
+        if (arg == y) ++r.correct;
+        Eigen::VectorXd others = Z2.col(j);
+        others(arg) = -std::numeric_limits<double>::infinity();
+        r.clear_argmax[static_cast<std::size_t>(j)] = zmax - others.maxCoeff() > 1e-4;
+    }
+    r.loss /= static_cast<double>(m);
+
+    Eigen::MatrixXd dZ2 = P;
+    for (Eigen::Index j = 0; j < m; ++j) dZ2(batch.labels[static_cast<std::size_t>(j)], j) -= 1.0;
+    dZ2 /= static_cast<double>(m);
+    r.dW2 = dZ2 * A1.transpose();
+    r.db2 = dZ2.rowwise().sum();
+    Eigen::MatrixXd dZ1 = W2.transpose() * dZ2;
+    if (relu)
+        dZ1 = (Z1.array() > 0.0).select(dZ1, 0.0);
+    else
+        dZ1.array() *= A1.array() * (1.0 - A1.array());
+    r.dW1 = dZ1 * X.transpose();
+    r.db1 = dZ1.rowwise().sum();
+    r.near_kink.assign(static_cast<std::size_t>(H), false);
+    if (relu)
+        for (Eigen::Index h = 0; h < H; ++h) r.near_kink[static_cast<std::size_t>(h)] = Z1.row(h).cwiseAbs().minCoeff() < 1e-4;
+    return r;
+}
+
+// Fast path vs reference for one configuration. Under ReLU, hidden units whose pre-activation
+// lies within 1e-4 of the kink for some sample are left out of the dW1/db1 comparison: float and
+// double may legitimately put that sample on different sides (there are only a few such units).
+void check_fast_path(int H, Activation act, std::size_t m, int threads) {
+    SCOPED_TRACE("H=" + std::to_string(H) + " " + to_string(act) + " m=" + std::to_string(m) +
+                 " threads=" + std::to_string(threads));
+    const Batch batch = random_batch(m, 100 + static_cast<std::uint64_t>(H));
+    const Params p = init_params(H, act, Init::He, 7 + static_cast<std::uint64_t>(H));
+    const Reference ref = reference_gradients(p, batch);
+
+    BatchEngine engine(H, threads);
+    Gradients g(H);
+    const BatchTotals t = engine.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g);
+    EXPECT_EQ(t.rows, batch.m);
+    EXPECT_NEAR(t.loss_sum / static_cast<double>(m), ref.loss, 1e-5 * ref.loss);
+    EXPECT_LE(relative_error(g.dW2.cast<double>(), ref.dW2), 1e-5);
+    EXPECT_LE(relative_error(g.db2.cast<double>(), ref.db2), 1e-5);
+
+    std::vector<Eigen::Index> units;
+    for (Eigen::Index h = 0; h < H; ++h)
+        if (!ref.near_kink[static_cast<std::size_t>(h)]) units.push_back(h);
+    ASSERT_GE(units.size() * 10, static_cast<std::size_t>(H) * 9) << "too many units near the ReLU kink";
+    Eigen::MatrixXd dW1(units.size(), kPixels), ref_dW1(units.size(), kPixels);
+    Eigen::VectorXd db1(units.size()), ref_db1(units.size());
+    for (std::size_t i = 0; i < units.size(); ++i) {
+        const auto r = static_cast<Eigen::Index>(i);
+        dW1.row(r) = g.dW1.row(units[i]).cast<double>();
+        ref_dW1.row(r) = ref.dW1.row(units[i]);
+        db1(r) = g.db1(units[i]);
+        ref_db1(r) = ref.db1(units[i]);
+    }
+    EXPECT_LE(relative_error(dW1, ref_dW1), 1e-5);
+    EXPECT_LE(relative_error(db1, ref_db1), 1e-5);
+
+    // The forward-only path: same loss, and the reference's argmax wherever it is clear.
+    std::vector<std::uint8_t> predicted(batch.m);
+    const BatchTotals e = engine.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m, predicted.data());
+    EXPECT_EQ(e.rows, batch.m);
+    EXPECT_NEAR(e.loss_sum, t.loss_sum, 1e-9 * std::abs(t.loss_sum));
+    EXPECT_EQ(e.correct, t.correct);
+    std::size_t clear = 0;
+    for (std::size_t j = 0; j < batch.m; ++j) {
+        if (!ref.clear_argmax[j]) continue;
+        ++clear;
+        EXPECT_EQ(predicted[j], ref.predicted[j]) << "column " << j;
+    }
+    EXPECT_GE(clear * 10, batch.m * 9);
+    EXPECT_NEAR(static_cast<double>(t.correct), static_cast<double>(ref.correct), static_cast<double>(batch.m - clear));
+}
+
+// Hidden sizes cover every register-tile shape and its remainders: 10 (10×2 forward tiles),
+// 5 (5×4), 64 and 256 (4×6), 7 and 13 (padded forward tiles, an odd unit in the backward tiles);
+// m = 300 is cut into chunks of 75 = one full block of 48 samples plus a partial one.
+TEST(FastPath, MatchesDoublePrecisionReferenceRelu) {
+    for (int H : {10, 64, 256, 7, 13, 5}) check_fast_path(H, Activation::ReLU, 300, 1);
+}
+
+TEST(FastPath, MatchesDoublePrecisionReferenceSigmoid) {
+    for (int H : {10, 64, 7, 13}) check_fast_path(H, Activation::Sigmoid, 300, 2);
+}
+
+TEST(FastPath, MatchesReferenceForTinyBatches) {
+    // Fewer samples than a tile, a lane group and a block: every tail path at once.
+    for (std::size_t m : {1u, 2u, 3u, 17u, 49u}) check_fast_path(10, Activation::ReLU, m, 2);
+}
+
+// Gradients and totals from 1, 2 and 3 threads compare bit for bit.
+void check_bit_identical(int H, std::size_t m, Activation act) {
+    SCOPED_TRACE("H=" + std::to_string(H) + " m=" + std::to_string(m));
+    const Batch batch = random_batch(m, 21);
+    ASSERT_GT(chunk_count(batch.m), 3u);
+    const Params p = init_params(H, act, Init::He, 5);
+    Gradients g1(H), g2(H), g3(H);
+    BatchEngine one(H, 1), two(H, 2), three(H, 3);
+    const BatchTotals t1 = one.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g1);
+    const BatchTotals t2 = two.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g2);
+    const BatchTotals t3 = three.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g3);
+    for (const Gradients* g : {&g2, &g3}) {
+        EXPECT_TRUE((g1.dW1.array() == g->dW1.array()).all());
+        EXPECT_TRUE((g1.db1.array() == g->db1.array()).all());
+        EXPECT_TRUE((g1.dW2.array() == g->dW2.array()).all());
+        EXPECT_TRUE((g1.db2.array() == g->db2.array()).all());
+    }
+    EXPECT_EQ(t1.loss_sum, t2.loss_sum);
+    EXPECT_EQ(t1.loss_sum, t3.loss_sum);
+    EXPECT_EQ(t1.correct, t2.correct);
+    EXPECT_EQ(t1.correct, t3.correct);
+    const BatchTotals e1 = one.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m);
+    const BatchTotals e3 = three.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m);
+    EXPECT_EQ(e1.loss_sum, e3.loss_sum);
+    EXPECT_EQ(e1.correct, e3.correct);
+}
+
+TEST(Network, BitIdenticalForAnyThreadCountH64) { check_bit_identical(64, 3000, Activation::ReLU); }
+
+TEST(Network, BitIdenticalForAnyThreadCountRaggedBlocks) {
+    // 1013 samples: 15 chunks of 67 or 68, none a multiple of the block or tile sizes.
+    check_bit_identical(10, 1000 + 13, Activation::ReLU);
+    check_bit_identical(13, 1000 + 13, Activation::Sigmoid);
+}
+
+TEST(Network, RepeatedCallsGiveIdenticalResults) {
+    // Scratch and per-chunk buffers are reused between calls; nothing may leak from one to the next.
+    const Batch big = random_batch(2000, 3), small = random_batch(130, 4);
+    const Params p = init_params(10, Activation::ReLU, Init::He, 1);
+    BatchEngine engine(10, 2);
+    Gradients first(10), again(10), other(10);
+    engine.gradients(p, small.pixels.data(), small.labels.data(), small.m, first);
+    engine.gradients(p, big.pixels.data(), big.labels.data(), big.m, other);
+    engine.gradients(p, small.pixels.data(), small.labels.data(), small.m, again);
+    EXPECT_TRUE((first.dW1.array() == again.dW1.array()).all());
+    EXPECT_TRUE((first.db2.array() == again.db2.array()).all());
+}
+
+TEST(Network, NaNParametersGiveNaNLoss) {
+    // The trainer detects divergence from the loss, so a NaN anywhere must reach it.
+    const Batch batch = random_batch(100, 8);
+    for (Activation act : {Activation::ReLU, Activation::Sigmoid}) {
+        for (int where = 0; where < 3; ++where) {
+            Params p = init_params(10, act, Init::He, 2);
+            const float nan = std::numeric_limits<float>::quiet_NaN();
+            if (where == 0) p.W1(3, 400) = nan;
+            if (where == 1) p.b1(0) = nan;
+            if (where == 2) p.W2(4, 5) = nan;
+            BatchEngine engine(10, 2);
+            Gradients g(10);
+            const BatchTotals t = engine.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g);
+            EXPECT_TRUE(std::isnan(t.loss_sum)) << to_string(act) << " case " << where;
+            EXPECT_TRUE(std::isnan(engine.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m).loss_sum));
+        }
+    }
+}
+
+TEST(Network, SaturatedSigmoidAndHugeLogitsStayFinite) {
+    // exp overflow/underflow in the vectorised sigmoid and softmax: σ(±200) and logits of ±1000.
+    const Batch batch = random_batch(64, 12);
+    Params p = init_params(10, Activation::Sigmoid, Init::He, 3);
+    p.b1.head(5).setConstant(200.0f);
+    p.b1.tail(5).setConstant(-200.0f);
+    p.b2.setZero();
+    p.b2(2) = 1000.0f;
+    p.b2(7) = -1000.0f;
+    BatchEngine engine(10, 1);
+    Gradients g(10);
+    const BatchTotals t = engine.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g);
+    EXPECT_TRUE(std::isfinite(t.loss_sum));
+    EXPECT_TRUE(g.dW1.allFinite() && g.db1.allFinite() && g.dW2.allFinite() && g.db2.allFinite());
+    const Reference ref = reference_gradients(p, batch);
+    EXPECT_NEAR(t.loss_sum / static_cast<double>(batch.m), ref.loss, 1e-5 * ref.loss);
+    EXPECT_LE(relative_error(g.dW2.cast<double>(), ref.dW2), 1e-5);
+    EXPECT_LE(relative_error(g.db2.cast<double>(), ref.db2), 1e-5);
+}
+
+TEST(Network, EngineRejectsParametersOfAnotherSize) {
+    const Batch batch = random_batch(10, 1);
+    BatchEngine engine(10, 1);
+    Gradients g(10);
+    EXPECT_THROW(engine.gradients(init_params(12, Activation::ReLU, Init::He, 0), batch.pixels.data(),
+                                  batch.labels.data(), batch.m, g),
+                 UsageError);
+}
+
+TEST(Network, PixelsToInputIsExactForEveryByte) {
+    // The vectorised conversion must equal the table (v/255.0f) for all 256 values, in every lane.
+    std::vector<std::uint8_t> pixels(kPixels * 2);
+    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>((i * 7) % 256);
+    Eigen::MatrixXf X;
+    pixels_to_input(pixels.data(), 2, X);
+    const float* table = pixel_scale_table();
+    for (std::size_t i = 0; i < pixels.size(); ++i) EXPECT_EQ(X.data()[i], table[pixels[i]]) << "byte " << int(pixels[i]);
+    for (int v = 0; v < 256; ++v) EXPECT_EQ(table[v], static_cast<float>(v) / 255.0f);
 }
 
 }  // namespace

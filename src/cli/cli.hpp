@@ -96,6 +96,8 @@ int run_plot(const Options& options);
 
 // Validator: a finite number > 0 (CLI11's PositiveNumber prints a 300-digit bound).
 CLI::Validator positive_finite();
+// Validator: refuses a leading '-' for unsigned options.
+CLI::Validator non_negative_integer();
 
 // Loads a data file, turning "not found" into advice on how to get the data.
 Images load_data_file(const std::string& path, const std::string& labels_path = "");

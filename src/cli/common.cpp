@@ -32,6 +32,16 @@ CLI::Validator positive_finite() {
         "POSITIVE");
 }
 
+CLI::Validator non_negative_integer() {
+    // Unsigned options would otherwise wrap "-1" around to 18446744073709551615.
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            if (!text.empty() && text[0] == '-') return "must be a whole number >= 0, got " + text;
+            return {};
+        },
+        "N>=0");
+}
+
 Images load_data_file(const std::string& path, const std::string& labels_path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) {

@@ -32,7 +32,10 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        // One line, like every other error, and the usage exit code.
+        std::cerr << "mnistnn: error: " << e.what() << " (see mnistnn --help)\n";
+        return kExitUsage;
     }
 
     try {

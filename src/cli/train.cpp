@@ -211,8 +211,10 @@ void setup_train(CLI::App& app, Options& o) {
     sub->add_option("--hidden", o.hidden, "Hidden units")->check(CLI::Range(1, kMaxHidden));
     sub->add_option("--activation", o.activation, "Hidden activation")->check(CLI::IsMember({"relu", "sigmoid"}));
     sub->add_option("--init", o.init, "Weight initialisation")->check(CLI::IsMember({"uniform", "he", "xavier"}));
-    sub->add_option("--seed", o.seed, "Seed for the split, the initial weights and the mini-batch shuffles");
-    sub->add_option("--holdout", o.holdout, "Rows held out (the first rows after shuffling)");
+    sub->add_option("--seed", o.seed, "Seed for the split, the initial weights and the mini-batch shuffles")
+        ->check(non_negative_integer());
+    sub->add_option("--holdout", o.holdout, "Rows held out (the first rows after shuffling)")
+        ->check(non_negative_integer());
     sub->add_option("--threads", o.threads, "Worker threads (0: all cores)")->check(CLI::Range(0, 1024));
     sub->add_flag("--resume", x.resume,
                   "Continue training the --model file with its recorded data split, settings and optimizer state");

@@ -1,0 +1,206 @@
+#pragma once
+// SIMD building blocks for BatchEngine (internal to network.cpp; not installed, not public API).
+//
+// vf16 holds 16 floats: one zmm register with AVX-512. The helpers are GCC/Clang vector-extension
+// code, which the compiler lowers to whatever the target has (SSE2 on the portable build), plus a
+// few AVX-512 intrinsics where the generic form is slow or unavailable (fused multiply-add, the
+// byte→int widening). Without AVX-512 a·b + c is a multiply then an add, so results differ between
+// the two builds in the last bits; within one build every helper is a fixed sequence of operations,
+// so results never depend on the thread count. No helper reassociates sums: every reduction order
+// is written out.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+// Without AVX-512, GCC and Clang note that passing 64-byte vectors by value would change the ABI;
+// these helpers are all inline and internal, so no ABI is involved.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+namespace mnistnn::kernels {
+
+constexpr int kLanes = 16;
+typedef float vf16 __attribute__((vector_size(64)));
+typedef std::int32_t vi16 __attribute__((vector_size(64)));
+typedef std::uint32_t vu16 __attribute__((vector_size(64)));
+typedef std::uint8_t vu8x16 __attribute__((vector_size(16)));
+
+inline vf16 load(const float* p) {
+    vf16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store(float* p, const vf16& v) { std::memcpy(p, &v, sizeof v); }
+inline vf16 splat(float s) { return vf16{s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s}; }
+inline vi16 splat_int(std::int32_t s) { return vi16{s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s}; }
+
+// load() for a vector that several FMAs reuse. Left to itself GCC, short of registers, folds the
+// load into every FMA that uses the value, re-reading it each time, and the register tiles below
+// become load-bound; an opaque load makes it keep the value in a register.
+inline vf16 load_once(const float* p) {
+#if defined(__AVX512F__)
+    vf16 v = load(p);
+    __asm__("" : "+v"(v));  // an empty asm the value must pass through: nothing to re-read
+    return v;
+#else
+    return load(p);
+#endif
+}
+
+// a·b + c (rounded once with AVX-512; multiply then add on the portable build).
+inline vf16 fmadd(const vf16& a, const vf16& b, const vf16& c) {
+#if defined(__AVX512F__)
+    return _mm512_fmadd_ps(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+// c − a·b.
+inline vf16 fnmadd(const vf16& a, const vf16& b, const vf16& c) {
+#if defined(__AVX512F__)
+    return _mm512_fnmadd_ps(a, b, c);
+#else
+    return c - a * b;
+#endif
+}
+
+// Lanes of `a` where mask is all-ones, lanes of `b` where it is zero (mask from a comparison).
+inline vf16 select(const vi16& mask, const vf16& a, const vf16& b) {
+    return reinterpret_cast<vf16>((reinterpret_cast<vi16>(a) & mask) | (reinterpret_cast<vi16>(b) & ~mask));
+}
+inline vi16 select(const vi16& mask, const vi16& a, const vi16& b) { return (a & mask) | (b & ~mask); }
+
+// Σ of the 16 lanes in a fixed tree order: + the other half, quarter, pair, lane.
+inline float hsum(const vf16& v) {
+    vf16 t = v + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    t += __builtin_shufflevector(t, t, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    t += __builtin_shufflevector(t, t, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    t += __builtin_shufflevector(t, t, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    return t[0];
+}
+
+// hsum of 16 vectors at once: r[i] = hsum(a[i]). A transposing tree of 15 shuffle-shuffle-add
+// steps instead of 16 separate four-level trees; each lane is summed in exactly hsum's order, so
+// the results are the same bit for bit.
+inline vf16 hsum16(const vf16* a) {
+    vf16 c[8], d[4], e[2];
+    for (int i = 0; i < 8; ++i)  // c[i] = [a[i] halves summed | a[i+8] halves summed]
+        c[i] = __builtin_shufflevector(a[i], a[i + 8], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               __builtin_shufflevector(a[i], a[i + 8], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    for (int i = 0; i < 4; ++i)  // d[i] = four lanes each of a[i], a[i+4], a[i+8], a[i+12]
+        d[i] = __builtin_shufflevector(c[i], c[i + 4], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +
+               __builtin_shufflevector(c[i], c[i + 4], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (int i = 0; i < 2; ++i)  // e[i] = two lanes each of a[i], a[i+2], a[i+4], …, a[i+14]
+        e[i] = __builtin_shufflevector(d[i], d[i + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +
+               __builtin_shufflevector(d[i], d[i + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    return __builtin_shufflevector(e[0], e[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
+           __builtin_shufflevector(e[0], e[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+}
+
+// Sixteen pixel bytes → their values 0..255 as floats (exact).
+inline vf16 load_pixel_values(const std::uint8_t* p) {
+#if defined(__AVX512F__)
+    // (GCC 12 widens the generic convert byte by byte; the maskz form also avoids its bogus
+    // -Wuninitialized on _mm512_cvtepu8_epi32, bug 105593.)
+    const __m512i v = _mm512_maskz_cvtepu8_epi32(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return __builtin_convertvector(reinterpret_cast<vi16>(v), vf16);
+#else
+    vu8x16 bytes;
+    std::memcpy(&bytes, p, sizeof bytes);
+    return __builtin_convertvector(__builtin_convertvector(bytes, vi16), vf16);
+#endif
+}
+
+// e^x per lane (Cephes expf: Cody–Waite reduction x = n·ln2 + r, degree-7 polynomial for e^r,
+// about 1 ulp). Results below FLT_MIN (x < −87.3) flush to 0, x > 88.37 gives +inf, NaN stays NaN.
+inline vf16 exp(const vf16& x) {
+    const vf16 hi = splat(88.3762626647949f), lo = splat(-87.3365447504f);
+    const vi16 too_big = x > hi, too_small = x < lo;
+    const vf16 xc = select(too_small, lo, select(too_big, hi, x));  // comparisons are false for NaN
+    // n = round(x·log2 e): adding 1.5·2^23 leaves n in the low mantissa bits.
+    const vf16 magic = splat(12582912.0f);
+    const vf16 t = fmadd(xc, splat(1.44269504088896341f), magic);
+    const vf16 n = t - magic;
+    const vi16 n_int = reinterpret_cast<vi16>(t) - reinterpret_cast<vi16>(magic);
+    vf16 r = fnmadd(n, splat(0.693359375f), xc);  // ln 2 = 0.693359375 − 2.12194440e-4 (Cody–Waite)
+    r = fnmadd(n, splat(-2.12194440e-4f), r);
+    vf16 p = splat(1.9875691500e-4f);
+    p = fmadd(p, r, splat(1.3981999507e-3f));
+    p = fmadd(p, r, splat(8.3334519073e-3f));
+    p = fmadd(p, r, splat(4.1665795894e-2f));
+    p = fmadd(p, r, splat(1.6666665459e-1f));
+    p = fmadd(p, r, splat(5.0000001201e-1f));
+    const vf16 er = fmadd(p, r * r, r) + 1.0f;                             // e^r
+    const vf16 two_n = reinterpret_cast<vf16>(reinterpret_cast<vu16>(n_int + 127) << 23);  // 2^n, n ∈ [−126, 127]
+    vf16 y = er * two_n;
+    y = select(too_big, splat(__builtin_inff()), y);
+    return select(too_small, vf16{}, y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer-1 micro-kernels. A sample's row of pixels (and a row of W1) has 784 = 49·16 entries, so
+// every row is whole vectors.
+
+constexpr std::size_t kRow = 784;
+constexpr std::size_t kRowVectors = kRow / kLanes;
+
+// Z[h·zs + j] = Σ_k Wt[h·784 + k]·x_j[k] for an HT×JT tile (h < HT, j < JT): the layer-1 forward
+// product W1·X for HT hidden units and JT samples. x_at(j, k) returns sample j's 16 inputs starting
+// at pixel k. Each of the HT·JT dot products keeps a 16-lane accumulator over k and is summed
+// horizontally once at the end.
+template <int HT, int JT, class LoadX>
+inline void dot_tile(const float* Wt, LoadX&& x_at, float* Z, std::size_t zs) {
+    constexpr int n = HT * JT;
+    vf16 acc[n] = {};  // acc[h·JT + j]
+    for (std::size_t k = 0; k < kRow; k += kLanes) {
+        vf16 x[JT];
+        for (int j = 0; j < JT; ++j) x[j] = x_at(j, k);
+        for (int h = 0; h < HT; ++h) {
+            const vf16 w = load_once(Wt + static_cast<std::size_t>(h) * kRow + k);
+            for (int j = 0; j < JT; ++j) acc[h * JT + j] = fmadd(w, x[j], acc[h * JT + j]);
+        }
+    }
+    // Horizontal sums, sixteen at a time while there are sixteen left.
+    float sums[n];
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes) store(sums + i, hsum16(acc + i));
+    for (; i < n; ++i) sums[i] = hsum(acc[i]);
+    for (int h = 0; h < HT; ++h)
+        for (int j = 0; j < JT; ++j) Z[static_cast<std::size_t>(h) * zs + static_cast<std::size_t>(j)] = sums[h * JT + j];
+}
+
+// dW[h·784 + k] += Σ_{j<b} dZ[h·dzs + j]·v_j[k] for h < HT and k in the W pixel vectors starting
+// at dW / P (v_j[k] = P[j·784 + k], pixel values converted in registers): the layer-1 weight
+// gradient dW1 += dZ1·Vᵀ as a sum of outer products, one per sample, with the HT×16·W tile of dW1
+// held in registers for the whole block of samples. With first, dW is overwritten instead (the
+// sum starts from 0), which saves zeroing it.
+template <int HT, int W>
+inline void outer_tile(float* dW, const float* dZ, std::size_t dzs, const std::uint8_t* P, std::size_t b, bool first) {
+    vf16 acc[HT][W];
+    for (int h = 0; h < HT; ++h)
+        for (int v = 0; v < W; ++v)
+            acc[h][v] = first ? vf16{} : load(dW + static_cast<std::size_t>(h) * kRow + static_cast<std::size_t>(v * kLanes));
+    for (std::size_t j = 0; j < b; ++j) {
+        vf16 x[W];
+        for (int v = 0; v < W; ++v) x[v] = load_pixel_values(P + j * kRow + static_cast<std::size_t>(v * kLanes));
+        for (int h = 0; h < HT; ++h) {
+            const vf16 d = splat(dZ[static_cast<std::size_t>(h) * dzs + j]);
+            for (int v = 0; v < W; ++v) acc[h][v] = fmadd(d, x[v], acc[h][v]);
+        }
+    }
+    for (int h = 0; h < HT; ++h)
+        for (int v = 0; v < W; ++v) store(dW + static_cast<std::size_t>(h) * kRow + static_cast<std::size_t>(v * kLanes), acc[h][v]);
+}
+
+}  // namespace mnistnn::kernels
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
