@@ -20,22 +20,7 @@
 #include "mnistnn/atomic_file.hpp"
 #include "mnistnn/error.hpp"
 
-// stb_image_write is third-party code: compile its implementation here with static linkage
-// (render.cpp has its own static copy; neither can clash with the other or with Debian's
-// libstb), and without our warning flags.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
+#include "png_encoder.hpp"
 
 namespace mnistnn {
 
@@ -1186,10 +1171,6 @@ private:
     std::vector<std::uint8_t> pixels_;
 };
 
-void append_bytes(void* context, void* bytes, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
-}
-
 }  // namespace
 
 std::string render_curves_svg(const LearningCurves& curves, const std::string& title) {
@@ -1206,11 +1187,7 @@ RgbImage render_curves_rgb(const LearningCurves& curves, const std::string& titl
 
 std::string render_curves_png(const LearningCurves& curves, const std::string& title) {
     const RgbImage image = render_curves_rgb(curves, title);
-    std::string out;
-    const int ok = stbi_write_png_to_func(append_bytes, &out, image.width, image.height, 3, image.pixels.data(),
-                                          image.width * 3);
-    if (ok == 0) throw Error("could not encode the plot as PNG");
-    return out;
+    return encode_png(image.width, image.height, 3, image.pixels.data());
 }
 
 void write_curves_plot(const std::string& path, const LearningCurves& curves, const std::string& title) {

@@ -11,22 +11,7 @@
 #include "mnistnn/error.hpp"
 #include "mnistnn/images.hpp"
 
-// stb_image_write is third-party code: compile its implementation here only, with static
-// linkage (so it cannot clash with another copy, e.g. Debian's libstb), and without our
-// warning flags.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
+#include "png_encoder.hpp"
 
 namespace mnistnn {
 
@@ -110,11 +95,6 @@ Format format_for(const std::string& path) {
                      "': use .png or .pgm");
 }
 
-void append_bytes(void* context, void* bytes, int size) {
-    auto* out = static_cast<std::string*>(context);
-    out->append(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
-}
-
 std::string encode(const Canvas& canvas, Format format) {
     std::string out;
     if (format == Format::Pgm) {
@@ -124,11 +104,7 @@ std::string encode(const Canvas& canvas, Format format) {
         out.append(canvas.data.begin(), canvas.data.end());
         return out;
     }
-    const int ok = stbi_write_png_to_func(append_bytes, &out, canvas.width, canvas.height,
-                                          canvas.channels, canvas.data.data(),
-                                          canvas.width * canvas.channels);
-    if (ok == 0) throw Error("could not encode PNG image");
-    return out;
+    return encode_png(canvas.width, canvas.height, canvas.channels, canvas.data.data());
 }
 
 void save(const std::string& path, const Canvas& canvas, Format format) {
