@@ -915,9 +915,8 @@ TEST_F(WithGoodModel, SubmissionFolderNotWritableIsRefused) {
     EXPECT_TRUE(fs::is_empty(dir.file("readonly")));
 }
 
-// The existing model itself is read-only in a writable folder: the atomic rename still
-// replaces it (as `mv` would); and in a read-only folder with a writable model file, the save
-// is refused rather than the file being rewritten in place.
+// A writable model file in a folder the user may not write to: the save (temp file + rename)
+// is refused before training, and the file is not rewritten in place either.
 TEST_F(WithGoodModel, ExistingModelInReadOnlyFolderIsKept) {
     ::chmod(dir.path().c_str(), 0755);
     fs::create_directory(dir.file("ro"));
