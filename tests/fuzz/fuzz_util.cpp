@@ -6,13 +6,26 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 namespace mnistnn::fuzz {
 namespace {
 
+// Every scratch file this process made, removed at a normal exit (a crash keeps them).
+std::set<std::string>& scratch_files() {
+    static std::set<std::string> files;
+    return files;
+}
+
+void remove_scratch_files() {
+    for (const std::string& path : scratch_files()) std::remove(path.c_str());
+}
+
 std::string scratch_path(const std::string& name) {
     static const std::string dir = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
-    return dir + "/mnistnn-fuzz-" + std::to_string(::getpid()) + "-" + name;
+    std::string path = dir + "/mnistnn-fuzz-" + std::to_string(::getpid()) + "-" + name;
+    if (scratch_files().insert(path).second && scratch_files().size() == 1) std::atexit(remove_scratch_files);
+    return path;
 }
 
 }  // namespace
