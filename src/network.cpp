@@ -137,14 +137,15 @@ struct Scratch {
     AlignedFloats dW2_lanes;  // (hidden·10) vectors: lane i sums dZ2·A1ᵀ over the chunk's samples ≡ i mod 16
     AlignedFloats db1_lanes;  // hidden vectors, likewise for db1
     AlignedFloats db2_lanes;  // 10 vectors, likewise for db2
+    AlignedFloats sum_exp;     // kBlock: Σ_c exp(z2_c − max) per sample
+    AlignedFloats shifted_zy;  // kBlock: z2_y − max per sample
     std::vector<std::uint8_t> tail_pixels;  // a block's last, partial sample tile, zero-padded
-    float sum_exp[kBlock] = {};     // Σ_c exp(z2_c − max) per sample
-    float shifted_zy[kBlock] = {};  // z2_y − max per sample
+    // (Everything written during a pass lives on the heap, apart from the other threads' scratch.)
 
     explicit Scratch(const Packed& net)
         : A(net.padded * kBlock), dZ1(net.padded * kBlock), dZ2(kClassCount * kBlock),
           dW2_lanes(net.hidden * kClassCount * kLanes), db1_lanes(net.hidden * kLanes),
-          db2_lanes(kClassCount * kLanes), tail_pixels(kMaxTileWidth * kRow) {}
+          db2_lanes(kClassCount * kLanes), sum_exp(kBlock), shifted_zy(kBlock), tail_pixels(kMaxTileWidth * kRow) {}
 };
 
 // One chunk's unscaled gradient sums (dW1 row-major with the 1/255 still to apply, the rest in
@@ -161,7 +162,7 @@ struct ChunkResult {
 // samples reads zero-padded copies from s.tail_pixels. The first tile of each sample tile also
 // prefetches the next block's first next_b samples into L2: a block ahead is tens of thousands of
 // cycles, ample to hide the DRAM latency that the hardware prefetcher alone leaves exposed. Hidden
-// units are walked in panels of 16 tiles so a panel's W1 rows (≤ 200 KiB) stay in L2 while every
+// units are walked in panels of 16 tiles so a panel's W1 rows (≤ 250 KiB) stay in L2 while every
 // sample tile passes over them.
 template <int HT, int W>
 void forward_layer1(const Packed& net, const std::uint8_t* pixels, std::size_t b, std::size_t next_b, Scratch& s) {
@@ -280,8 +281,8 @@ void head_block(const Packed& net, Scratch& s, const std::uint8_t* labels, std::
             e[c] = kernels::exp(z2[c] - zmax);
             sum += e[c];
         }
-        store(s.sum_exp + off, sum);
-        store(s.shifted_zy + off, zy - zmax);
+        store(s.sum_exp.data() + off, sum);
+        store(s.shifted_zy.data() + off, zy - zmax);
         for (std::size_t i = 0; i < valid; ++i) {
             if (labels != nullptr && arg[i] == y[i]) ++totals.correct;
             if (predictions != nullptr) predictions[off + i] = static_cast<std::uint8_t>(arg[i]);
@@ -316,8 +317,8 @@ void head_block(const Packed& net, Scratch& s, const std::uint8_t* labels, std::
     if (labels != nullptr) {
         double product = 1.0, shifted = 0.0;
         for (std::size_t j = 0; j < b; ++j) {
-            product *= static_cast<double>(s.sum_exp[j]);
-            shifted += static_cast<double>(s.shifted_zy[j]);
+            product *= static_cast<double>(s.sum_exp.data()[j]);
+            shifted += static_cast<double>(s.shifted_zy.data()[j]);
         }
         totals.loss_sum += std::log(product) - shifted;
     }
@@ -341,10 +342,12 @@ void accumulate_dW2(const Packed& net, Scratch& s, std::size_t b) {
 }
 
 // Forward (and with `out`, backward) passes over samples [begin, end) one block at a time.
-// With `out`, leaves the chunk's unscaled gradient sums there.
+// With `out`, leaves the chunk's unscaled gradient sums there. The totals are written once at the
+// end (threads' chunk_totals share cache lines).
 template <int HT, int W>
 void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t begin,
-               std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions, BatchTotals& totals) {
+               std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions, BatchTotals& chunk_totals) {
+    BatchTotals totals;
     if (out != nullptr) {
         s.dW2_lanes.set_zero();
         s.db1_lanes.set_zero();
@@ -360,6 +363,7 @@ void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t
         accumulate_dW2(net, s, b);
         backward_layer1<HT, W>(net, s.dZ1.data(), pixels + j * kRow, b, j == begin, out->dW1.data());
     }
+    chunk_totals = totals;
     if (out == nullptr) return;
     // Lane sums → scalars, in the fixed order of kernels::hsum.
     for (std::size_t i = 0; i < net.hidden * kClassCount; ++i)
@@ -378,8 +382,18 @@ void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t
     }
 }
 
+// Samples [begin, end) of chunk c of `chunks`, cut in proportion to the weights min(8, chunks − c):
+// equal chunks, then the last seven shorter (7/8, 6/8, …, 1/8 of the others). Threads claim chunks
+// in order, so the short ones come last and the threads finish within a short chunk of each other.
+// (With m ≥ 64·chunks, see chunk_count, the shortest chunk still has at least 8 samples.)
 std::pair<std::size_t, std::size_t> chunk_range(std::size_t m, std::size_t chunks, std::size_t c) {
-    return {m * c / chunks, m * (c + 1) / chunks};
+    auto weight = [chunks](std::size_t i) { return std::min<std::size_t>(8, chunks - i); };
+    std::size_t before = 0, total = 0;
+    for (std::size_t i = 0; i < chunks; ++i) {
+        if (i < c) before += weight(i);
+        total += weight(i);
+    }
+    return {m * before / total, m * (before + weight(c)) / total};
 }
 
 }  // namespace
@@ -552,7 +566,6 @@ BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pix
     const std::size_t count = chunk_count(m);
     impl.for_each_task(count, [&](std::size_t c, int t) {
         const auto [begin, end] = chunk_range(m, count, c);
-        impl.chunk_totals[c] = BatchTotals{};
         run_chunk(impl.net, pixels, labels, begin, end, impl.scratch[static_cast<std::size_t>(t)], &impl.chunks[c],
                   nullptr, impl.chunk_totals[c]);
     });
@@ -617,7 +630,6 @@ BatchTotals BatchEngine::evaluate(const Params& params, const std::uint8_t* pixe
     const std::size_t count = chunk_count(m);
     impl.for_each_task(count, [&](std::size_t c, int t) {
         const auto [begin, end] = chunk_range(m, count, c);
-        impl.chunk_totals[c] = BatchTotals{};
         run_chunk(impl.net, pixels, labels, begin, end, impl.scratch[static_cast<std::size_t>(t)], nullptr,
                   predictions, impl.chunk_totals[c]);
     });

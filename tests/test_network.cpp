@@ -323,9 +323,9 @@ void check_fast_path(int H, Activation act, std::size_t m, int threads) {
     EXPECT_NEAR(static_cast<double>(t.correct), static_cast<double>(ref.correct), static_cast<double>(batch.m - clear));
 }
 
-// Hidden sizes cover every register-tile shape and its remainders: 10 (10×2 forward tiles),
-// 5 (5×4), 64 and 256 (4×6), 7 and 13 (padded forward tiles, an odd unit in the backward tiles);
-// m = 300 is cut into chunks of 75 = one full block of 48 samples plus a partial one.
+// Hidden sizes cover every register-tile shape: 10 (10×2 tiles), 5 (5×4), 64 and 256 (4×4), 7 and
+// 13 (4×4 with zero-padded units); m = 300 is cut into chunks of 120, 90, 60 and 30 samples, so
+// blocks, 16-sample lane groups and sample tiles all end part-way.
 TEST(FastPath, MatchesDoublePrecisionReferenceRelu) {
     for (int H : {10, 64, 256, 7, 13, 5}) check_fast_path(H, Activation::ReLU, 300, 1);
 }
@@ -369,7 +369,8 @@ void check_bit_identical(int H, std::size_t m, Activation act) {
 TEST(Network, BitIdenticalForAnyThreadCountH64) { check_bit_identical(64, 3000, Activation::ReLU); }
 
 TEST(Network, BitIdenticalForAnyThreadCountRaggedBlocks) {
-    // 1013 samples: 15 chunks of 67 or 68, none a multiple of the block or tile sizes.
+    // 1013 samples: 15 chunks of 12 to 88 samples, none a multiple of the block, lane group or tile
+    // sizes.
     check_bit_identical(10, 1000 + 13, Activation::ReLU);
     check_bit_identical(13, 1000 + 13, Activation::Sigmoid);
 }
