@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <thread>
 #include <type_traits>
@@ -396,6 +399,103 @@ std::pair<std::size_t, std::size_t> chunk_range(std::size_t m, std::size_t chunk
     return {m * before / total, m * (before + weight(c)) / total};
 }
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Polls done() with a CPU pause between polls for up to `spin`; false if it is still not done.
+template <class Done>
+bool spin_until(Done&& done, std::chrono::microseconds spin) {
+    const auto until = std::chrono::steady_clock::now() + spin;
+    for (unsigned i = 1;; ++i) {
+        if (done()) return true;
+        cpu_relax();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return false;
+    }
+}
+
+// Persistent worker threads. Starting threads on every call (once per training step) cost tens
+// of microseconds and began each step with cold caches and a fresh stack; these workers stay,
+// spin for a short while after each call (the next training step comes within microseconds),
+// then sleep on a condition variable until the next call or destruction.
+class WorkerPool {
+public:
+    // threads − 1 workers; the caller of run() is thread 0.
+    explicit WorkerPool(int threads) {
+        for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { serve(t); });
+    }
+    ~WorkerPool() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_.notify_all();
+        for (auto& worker : workers_) worker.join();
+    }
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
+
+    int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+    // Runs fn(task, thread) for every task in [0, count) on all threads and returns when all are
+    // done. fn must not throw (it would terminate the program on a worker).
+    template <class Fn>
+    void run(std::size_t count, Fn& fn) {
+        // Written before the generation's release increment; the workers read them after its
+        // acquire load, and the previous run() returned only after every worker finished with them.
+        task_ = [](void* f, std::size_t task, int t) { (*static_cast<Fn*>(f))(task, t); };
+        fn_ = &fn;
+        count_ = count;
+        next_.store(0, std::memory_order_relaxed);
+        unfinished_.store(workers_.size(), std::memory_order_relaxed);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);  // a worker between its check and its wait must not miss this
+            generation_.fetch_add(1, std::memory_order_release);
+        }
+        wake_.notify_all();
+        claim_tasks(0);
+        const auto finished = [this] { return unfinished_.load(std::memory_order_acquire) == 0; };
+        if (!spin_until(finished, std::chrono::microseconds(200)))
+            while (!finished()) std::this_thread::yield();
+    }
+
+private:
+    void claim_tasks(int t) {
+        for (std::size_t task = next_.fetch_add(1, std::memory_order_relaxed); task < count_;
+             task = next_.fetch_add(1, std::memory_order_relaxed))
+            task_(fn_, task, t);
+    }
+
+    void serve(int t) {
+        std::uint64_t seen = 0;
+        for (;;) {
+            const auto called = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+            if (!spin_until(called, std::chrono::microseconds(500))) {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, called);
+            }
+            seen = generation_.load(std::memory_order_acquire);
+            if (stopping_) return;
+            claim_tasks(t);
+            unfinished_.fetch_sub(1, std::memory_order_release);
+        }
+    }
+
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::atomic<std::uint64_t> generation_{0};  // one increment per run() (and one to stop)
+    bool stopping_ = false;                     // written under mutex_ before the last increment
+    void (*task_)(void*, std::size_t, int) = nullptr;
+    void* fn_ = nullptr;
+    std::size_t count_ = 0;
+    std::atomic<std::size_t> next_{0};        // next task to claim
+    std::atomic<std::size_t> unfinished_{0};  // workers not yet done with this run
+};
+
 }  // namespace
 
 std::string to_string(Activation activation) {
@@ -504,12 +604,21 @@ std::size_t chunk_count(std::size_t m) {
 
 struct BatchEngine::Impl {
     int threads = 1;
+    WorkerPool pool;
     Packed net;
     std::vector<Scratch> scratch;       // one per thread
     std::vector<ChunkResult> chunks;    // one per chunk, allocated by the first gradients() call
     std::vector<BatchTotals> chunk_totals;
 
-    explicit Impl(int hidden) : net(static_cast<std::size_t>(hidden)), chunk_totals(kMaxChunks) {}
+    Impl(int hidden, int thread_count)
+        : threads(thread_count),
+          // More workers than chunks would have nothing to do in the passes (only the dW1
+          // reduction of a large H has more tasks), so at most kMaxChunks threads run.
+          pool(std::min(thread_count, static_cast<int>(kMaxChunks))),
+          net(static_cast<std::size_t>(hidden)),
+          chunk_totals(kMaxChunks) {
+        for (int t = 0; t < pool.size(); ++t) scratch.emplace_back(net);
+    }
 
     void check(const Params& params) const {
         if (static_cast<std::size_t>(params.hidden()) != net.hidden)
@@ -517,20 +626,12 @@ struct BatchEngine::Impl {
                              std::to_string(params.hidden()));
     }
 
-    // Runs fn(task, thread) for tasks 0..count−1 (the chunks, or row bands of the reduction),
-    // spread over the threads; tasks are claimed dynamically but each writes only its own slot, so
-    // the order of claiming does not matter.
+    // Runs fn(task, thread) for tasks 0..count−1 (the chunks, or row bands of the reduction) on
+    // the pool; tasks are claimed dynamically but each writes only its own slot, so the order of
+    // claiming does not matter.
     template <class Fn>
     void for_each_task(std::size_t count, Fn&& fn) {
-        const int used = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), count));
-        std::atomic<std::size_t> next{0};
-        auto worker = [&](int t) {
-            for (std::size_t c = next++; c < count; c = next++) fn(c, t);
-        };
-        std::vector<std::thread> pool;
-        for (int t = 1; t < used; ++t) pool.emplace_back(worker, t);
-        worker(0);
-        for (auto& th : pool) th.join();
+        pool.run(count, fn);
     }
 
     BatchTotals sum_totals(std::size_t count) const {
@@ -547,9 +648,7 @@ struct BatchEngine::Impl {
 BatchEngine::BatchEngine(int hidden, int threads) {
     if (hidden < 1) throw UsageError("hidden size must be at least 1, got " + std::to_string(hidden));
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    impl_ = std::make_unique<Impl>(hidden);
-    impl_->threads = threads;
-    for (int t = 0; t < threads; ++t) impl_->scratch.emplace_back(impl_->net);
+    impl_ = std::make_unique<Impl>(hidden, threads);
 }
 
 BatchEngine::~BatchEngine() = default;
