@@ -773,14 +773,19 @@ Images load_idx(const std::string& images_path, const std::string& labels_path) 
     return out;
 }
 
-Images load_images(const std::string& path, const std::string& labels_path) {
+DataFileKind data_file_kind(const std::string& path) {
     std::array<unsigned char, 4> magic{};
-    {
-        GzFile file(path);
-        if (file.read(magic.data(), magic.size()) < magic.size()) magic = {};
-    }
-    if (magic == kIdxImageMagic) return load_idx(path, labels_path);
-    if (magic == kIdxLabelMagic) {
+    GzFile file(path);
+    if (file.read(magic.data(), magic.size()) < magic.size()) return DataFileKind::Csv;
+    if (magic == kIdxImageMagic) return DataFileKind::IdxImages;
+    if (magic == kIdxLabelMagic) return DataFileKind::IdxLabels;
+    return DataFileKind::Csv;
+}
+
+Images load_images(const std::string& path, const std::string& labels_path) {
+    const DataFileKind kind = data_file_kind(path);
+    if (kind == DataFileKind::IdxImages) return load_idx(path, labels_path);
+    if (kind == DataFileKind::IdxLabels) {
         throw DataFormatError(path +
                               ": expected a CSV file or an IDX image file, found an IDX label file "
                               "(magic 00 00 08 01); give it as the labels of the IDX image file");

@@ -3,23 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "mnistnn/error.hpp"
+#include "mnistnn/format.hpp"
 
 namespace mnistnn {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-std::string number_text(double value) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%.17g", value);
-    return buffer;
-}
 
 bool in_unit_interval(double value) { return value >= 0.0 && value < 1.0; }  // [0, 1); false for NaN
 
@@ -143,13 +137,13 @@ OptimizerKind optimizer_from_string(const std::string& name) {
 
 void validate(const OptimizerSettings& s) {
     if (!in_unit_interval(s.momentum))
-        throw UsageError("momentum must be in [0, 1), got " + number_text(s.momentum));
-    if (!in_unit_interval(s.beta1)) throw UsageError("beta1 must be in [0, 1), got " + number_text(s.beta1));
-    if (!in_unit_interval(s.beta2)) throw UsageError("beta2 must be in [0, 1), got " + number_text(s.beta2));
+        throw UsageError("momentum must be in [0, 1), got " + format_number(s.momentum));
+    if (!in_unit_interval(s.beta1)) throw UsageError("beta1 must be in [0, 1), got " + format_number(s.beta1));
+    if (!in_unit_interval(s.beta2)) throw UsageError("beta2 must be in [0, 1), got " + format_number(s.beta2));
     if (!(s.eps > 0.0) || !std::isfinite(s.eps))
-        throw UsageError("eps must be a finite number > 0, got " + number_text(s.eps));
+        throw UsageError("eps must be a finite number > 0, got " + format_number(s.eps));
     if (!(s.l2 >= 0.0) || !std::isfinite(s.l2))
-        throw UsageError("l2 must be a finite number ≥ 0, got " + number_text(s.l2));
+        throw UsageError("l2 must be a finite number ≥ 0, got " + format_number(s.l2));
 }
 
 Optimizer::Optimizer(const OptimizerSettings& settings, int hidden) : settings_(settings), hidden_(hidden) {
@@ -264,12 +258,12 @@ LrDecay lr_decay_from_string(const std::string& name) {
 
 void LrSchedule::validate() const {
     if (!(alpha > 0.0) || !std::isfinite(alpha))
-        throw UsageError("alpha must be a positive finite number, got " + number_text(alpha));
+        throw UsageError("alpha must be a positive finite number, got " + format_number(alpha));
     if (decay == LrDecay::Step) {
         if (step_every < 1)
             throw UsageError("step decay needs the number of steps between decays (--lr-step-every N ≥ 1)");
         if (!(gamma > 0.0 && gamma <= 1.0))
-            throw UsageError("the step-decay factor (--lr-step-gamma) must be in (0, 1], got " + number_text(gamma));
+            throw UsageError("the step-decay factor (--lr-step-gamma) must be in (0, 1], got " + format_number(gamma));
     }
     if (decay == LrDecay::Cosine && total_steps < 1)
         throw UsageError("cosine decay needs a total step count ≥ 1, got " + std::to_string(total_steps));

@@ -12,6 +12,7 @@
 
 #include "mnistnn/dataset.hpp"
 #include "mnistnn/error.hpp"
+#include "mnistnn/format.hpp"
 
 namespace mnistnn {
 namespace {
@@ -70,7 +71,7 @@ struct Window {
     std::string where = "at iteration " + std::to_string(step);
     if (mini_batch) where += " (epoch " + std::to_string(step / spe) + ")";
     throw DivergenceError("training diverged " + where + ": the loss is " + (std::isnan(loss) ? "NaN" : "infinite") +
-                          "; try a smaller --alpha (it was " + std::to_string(alpha) + ")");
+                          "; try a smaller --alpha (it was " + format_number(alpha) + ")");
 }
 
 }  // namespace
@@ -227,7 +228,7 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     result.loss = final_train.loss_sum / static_cast<double>(n);
     if (!std::isfinite(result.loss)) {
         throw DivergenceError("training diverged after the last iteration: the loss is not finite; try a smaller "
-                              "--alpha (it was " + std::to_string(options.alpha) + ")");
+                              "--alpha (it was " + format_number(options.alpha) + ")");
     }
     result.train_accuracy = static_cast<double>(final_train.correct) / static_cast<double>(n);
     if (has_holdout) {

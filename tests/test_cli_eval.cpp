@@ -20,67 +20,20 @@
 namespace mnistnn {
 namespace {
 
+using test::cli_fixture;
+using test::count_lines;
+using test::kPngSignature;
+using test::noisy_rows;
 using test::read_text;
+using test::Rows;
 using test::run_cli;
+using test::save_pixel_vote_model;
 using test::TempDir;
+using test::to_csv;
 using test::write_text;
 
-const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
-
-std::string fixture(const std::string& name) { return test::source_path("tests/fixtures/cli/" + name); }
-
-// Labelled digits that a short training run gets mostly but not all right: class k lights a
-// band of pixels, with pseudo-random noise (a fixed LCG, so the file is the same every run).
-struct Rows {
-    std::vector<int> labels;
-    std::vector<std::vector<int>> pixels;
-};
-
-Rows noisy_rows(int n) {
-    Rows rows;
-    std::uint32_t state = 12345;
-    auto next = [&state] {
-        state = state * 1664525u + 1013904223u;
-        return static_cast<int>(state >> 24);  // 0..255
-    };
-    for (int r = 0; r < n; ++r) {
-        const int label = r % 10;
-        std::vector<int> p(784);
-        for (int i = 0; i < 784; ++i) p[static_cast<std::size_t>(i)] = (i / 78 == label ? 140 : 0) + next() / 2;
-        rows.labels.push_back(label);
-        rows.pixels.push_back(std::move(p));
-    }
-    return rows;
-}
-
-std::string to_csv(const Rows& rows, bool labelled = true) {
-    std::ostringstream s;
-    if (labelled) s << "label,";
-    for (int i = 0; i < 784; ++i) s << (i ? "," : "") << "pixel" << i;
-    s << '\n';
-    for (std::size_t r = 0; r < rows.pixels.size(); ++r) {
-        if (labelled) s << rows.labels[r] << ',';
-        for (std::size_t i = 0; i < 784; ++i) s << (i ? "," : "") << std::min(rows.pixels[r][i], 255);
-        s << '\n';
-    }
-    return s.str();
-}
-
-// The "pixel vote" model of tests/fixtures/cli/README.md: predicts the index of the brightest
-// of pixel0..pixel9.
-void save_pixel_vote_model(const std::string& path) {
-    Model m;
-    m.params.W1 = Eigen::MatrixXf::Zero(10, 784);
-    for (int k = 0; k < 10; ++k) m.params.W1(k, k) = 1.0f;
-    m.params.b1 = Eigen::VectorXf::Zero(10);
-    m.params.W2 = 10.0f * Eigen::MatrixXf::Identity(10, 10);
-    m.params.b2 = Eigen::VectorXf::Zero(10);
-    m.params.activation = Activation::ReLU;
-    m.metadata["created_by"] = "test_cli_eval";
-    save_model(path, m);
-}
-
-std::size_t count_lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+// The noise seed of this file's generated data (the expected figures were set on it).
+constexpr std::uint32_t kNoiseSeed = 12345;
 
 double parse_double(const std::string& text) {
     char* end = nullptr;
@@ -91,7 +44,7 @@ double parse_double(const std::string& text) {
 
 TEST(CliEval, HeldOutAccuracyEqualsTheOneRecordedByTrain) {
     TempDir dir;
-    write_text(dir.file("noisy.csv"), to_csv(noisy_rows(400)));
+    write_text(dir.file("noisy.csv"), to_csv(noisy_rows(400, kNoiseSeed)));
     const auto t = run_cli("train --data noisy.csv --holdout 93 --iters 40 --seed 5 --json -q", dir.path());
     ASSERT_EQ(t.exit_code, 0) << t.err;
     const auto trained = nlohmann::json::parse(t.out);
@@ -145,7 +98,7 @@ TEST(CliEval, HeldOutAccuracyEqualsTheOneRecordedByTrain) {
 TEST(CliEval, KnownPredictionsGiveKnownConfusionMatrixAndMetrics) {
     TempDir dir;
     save_pixel_vote_model(dir.file("vote.safetensors"));
-    const auto r = run_cli("eval --json --model vote.safetensors --data '" + fixture("known.csv") + "'", dir.path());
+    const auto r = run_cli("eval --json --model vote.safetensors --data '" + cli_fixture("known.csv") + "'", dir.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_EQ(count_lines(r.out), 1u) << r.out;
     const auto j = nlohmann::json::parse(r.out);
@@ -207,7 +160,7 @@ TEST(CliEval, KnownPredictionsGiveKnownConfusionMatrixAndMetrics) {
     EXPECT_DOUBLE_EQ(j.at("per_class").at(0).at("f1").get<double>(), 0.8);
 
     // The same numbers as aligned text tables.
-    const auto text = run_cli("eval --model vote.safetensors --data '" + fixture("known.csv") + "'", dir.path());
+    const auto text = run_cli("eval --model vote.safetensors --data '" + cli_fixture("known.csv") + "'", dir.path());
     ASSERT_EQ(text.exit_code, 0) << text.err;
     for (const char* line : {"accuracy          0.6667 (8 of 12 correct)\n",
                              "true\\pred  0  1  2  3  4  5  6  7  8  9\n",
@@ -224,7 +177,7 @@ TEST(CliEval, KnownPredictionsGiveKnownConfusionMatrixAndMetrics) {
 TEST(CliEval, UnlabelledDataIsRefusedWithAdvice) {
     TempDir dir;
     save_pixel_vote_model(dir.file("model.safetensors"));
-    const auto r = run_cli("eval --data '" + fixture("unlabelled7.csv") + "'", dir.path());
+    const auto r = run_cli("eval --data '" + cli_fixture("unlabelled7.csv") + "'", dir.path());
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_TRUE(r.out.empty()) << r.out;
     EXPECT_EQ(count_lines(r.err), 1u) << r.err;
@@ -236,7 +189,7 @@ TEST(CliEval, UnlabelledDataIsRefusedWithAdvice) {
 
 TEST(CliEval, ChangedDataIsRefused) {
     TempDir dir;
-    Rows rows = noisy_rows(120);
+    Rows rows = noisy_rows(120, kNoiseSeed);
     write_text(dir.file("data.csv"), to_csv(rows));
     ASSERT_EQ(run_cli("train --data data.csv --holdout 20 --iters 5 -q", dir.path()).exit_code, 0);
     ASSERT_EQ(run_cli("eval", dir.path()).exit_code, 0);
@@ -253,7 +206,7 @@ TEST(CliEval, ChangedDataIsRefused) {
 
 TEST(CliEval, ModelWithoutHeldOutRowsNeedsData) {
     TempDir dir;
-    write_text(dir.file("data.csv"), to_csv(noisy_rows(30)));
+    write_text(dir.file("data.csv"), to_csv(noisy_rows(30, kNoiseSeed)));
     ASSERT_EQ(run_cli("train --data data.csv --holdout 0 --iters 2 -q", dir.path()).exit_code, 0);
     const auto r = run_cli("eval", dir.path());
     EXPECT_EQ(r.exit_code, 2);
@@ -264,7 +217,7 @@ TEST(CliEval, ModelWithoutHeldOutRowsNeedsData) {
 
 TEST(CliEval, MissingOrCorruptModelGivesOneLine) {
     TempDir dir;
-    const std::string data = " --data '" + fixture("known.csv") + "'";
+    const std::string data = " --data '" + cli_fixture("known.csv") + "'";
     const auto missing = run_cli("eval" + data, dir.path());
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_EQ(count_lines(missing.err), 1u) << missing.err;
@@ -289,7 +242,7 @@ TEST(CliEval, MissingOrCorruptModelGivesOneLine) {
 TEST(CliEval, MisclassifiedWritesAGridOfTheWrongDigits) {
     TempDir dir;
     save_pixel_vote_model(dir.file("model.safetensors"));
-    const std::string data = " --data '" + fixture("known.csv") + "'";
+    const std::string data = " --data '" + cli_fixture("known.csv") + "'";
 
     const auto r = run_cli("eval --misclassified 10 wrong.png" + data, dir.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;

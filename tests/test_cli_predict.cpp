@@ -23,68 +23,22 @@
 namespace mnistnn {
 namespace {
 
+using test::cli_fixture;
+using test::count_lines;
+using test::kPngSignature;
+using test::noisy_rows;
 using test::read_text;
+using test::Rows;
 using test::run_cli;
+using test::save_pixel_vote_model;
 using test::TempDir;
+using test::to_csv;
 using test::write_text;
 
-const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
+// The noise seed of this file's generated data (the expected figures were set on it).
+constexpr std::uint32_t kNoiseSeed = 777;
 
-std::string fixture(const std::string& name) { return test::source_path("tests/fixtures/cli/" + name); }
 std::string quoted(const std::string& path) { return "'" + path + "'"; }
-
-std::size_t count_lines(const std::string& text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
-// Labelled digits with pseudo-random noise (fixed LCG): class k lights a band of pixels.
-struct Rows {
-    std::vector<int> labels;
-    std::vector<std::vector<int>> pixels;
-};
-
-Rows noisy_rows(int n) {
-    Rows rows;
-    std::uint32_t state = 777;
-    auto next = [&state] {
-        state = state * 1664525u + 1013904223u;
-        return static_cast<int>(state >> 24);
-    };
-    for (int r = 0; r < n; ++r) {
-        const int label = r % 10;
-        std::vector<int> p(784);
-        for (int i = 0; i < 784; ++i) p[static_cast<std::size_t>(i)] = std::min(255, (i / 78 == label ? 140 : 0) + next() / 2);
-        rows.labels.push_back(label);
-        rows.pixels.push_back(std::move(p));
-    }
-    return rows;
-}
-
-std::string to_csv(const Rows& rows, bool labelled = true) {
-    std::ostringstream s;
-    if (labelled) s << "label,";
-    for (int i = 0; i < 784; ++i) s << (i ? "," : "") << "pixel" << i;
-    s << '\n';
-    for (std::size_t r = 0; r < rows.pixels.size(); ++r) {
-        if (labelled) s << rows.labels[r] << ',';
-        for (std::size_t i = 0; i < 784; ++i) s << (i ? "," : "") << rows.pixels[r][i];
-        s << '\n';
-    }
-    return s.str();
-}
-
-// The "pixel vote" model of tests/fixtures/cli/README.md: predicts the index of the brightest
-// of pixel0..pixel9.
-void save_pixel_vote_model(const std::string& path) {
-    Model m;
-    m.params.W1 = Eigen::MatrixXf::Zero(10, 784);
-    for (int k = 0; k < 10; ++k) m.params.W1(k, k) = 1.0f;
-    m.params.b1 = Eigen::VectorXf::Zero(10);
-    m.params.W2 = 10.0f * Eigen::MatrixXf::Identity(10, 10);
-    m.params.b2 = Eigen::VectorXf::Zero(10);
-    m.params.activation = Activation::ReLU;
-    save_model(path, m);
-}
 
 nlohmann::json predict_json(const std::string& args, const std::string& cwd) {
     const auto r = run_cli("predict --json " + args, cwd);
@@ -124,7 +78,7 @@ std::string crlf(std::string text) {
 
 TEST(CliPredict, SameClassAndProbabilitiesAsTheForwardPass) {
     TempDir dir;
-    write_text(dir.file("noisy.csv"), to_csv(noisy_rows(300)));
+    write_text(dir.file("noisy.csv"), to_csv(noisy_rows(300, kNoiseSeed)));
     ASSERT_EQ(run_cli("train --data noisy.csv --holdout 50 --iters 30 --seed 7 -q", dir.path()).exit_code, 0);
     const Model model = load_model(dir.file("model.safetensors"));
     const Images images = load_csv(dir.file("noisy.csv"));
@@ -173,7 +127,7 @@ TEST(CliPredict, SameClassAndProbabilitiesAsTheForwardPass) {
 
 TEST(CliPredict, IndexOutOfRangeGivesTheValidRange) {
     TempDir dir;
-    write_text(dir.file("noisy.csv"), to_csv(noisy_rows(40)));
+    write_text(dir.file("noisy.csv"), to_csv(noisy_rows(40, kNoiseSeed)));
     ASSERT_EQ(run_cli("train --data noisy.csv --holdout 10 --iters 2 -q", dir.path()).exit_code, 0);
     for (const char* index : {"40", "41", "-1", "-7", "99999999999"}) {
         for (const std::string form : {"--index ", "--index="}) {
@@ -189,7 +143,7 @@ TEST(CliPredict, IndexOutOfRangeGivesTheValidRange) {
     EXPECT_EQ(run_cli("predict --index 0", dir.path()).exit_code, 0);
 
     save_pixel_vote_model(dir.file("vote.safetensors"));
-    const auto r = run_cli("predict --model vote.safetensors --index 7 --data " + quoted(fixture("unlabelled7.csv")),
+    const auto r = run_cli("predict --model vote.safetensors --index 7 --data " + quoted(cli_fixture("unlabelled7.csv")),
                            dir.path());
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("unlabelled7.csv has 7 rows (valid 0..6)"), std::string::npos) << r.err;
@@ -197,7 +151,7 @@ TEST(CliPredict, IndexOutOfRangeGivesTheValidRange) {
 
 TEST(CliPredict, ChangedDataIsRefused) {
     TempDir dir;
-    Rows rows = noisy_rows(60);
+    Rows rows = noisy_rows(60, kNoiseSeed);
     write_text(dir.file("data.csv"), to_csv(rows));
     ASSERT_EQ(run_cli("train --data data.csv --holdout 10 --iters 2 -q", dir.path()).exit_code, 0);
     ASSERT_EQ(run_cli("predict --index 3", dir.path()).exit_code, 0);
@@ -215,7 +169,7 @@ TEST(CliPredict, ChangedDataIsRefused) {
 
 TEST(CliPredict, MissingOrCorruptModelGivesOneLine) {
     TempDir dir;
-    const std::string data = " --data " + quoted(fixture("known.csv"));
+    const std::string data = " --data " + quoted(cli_fixture("known.csv"));
     const auto missing = run_cli("predict --index 0" + data, dir.path());
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_EQ(count_lines(missing.err), 1u) << missing.err;
@@ -240,10 +194,10 @@ TEST(CliPredict, MissingOrCorruptModelGivesOneLine) {
 TEST(CliPredict, AsciiDrawingWithAsciiFlagOrNoColourOrNoTerminal) {
     TempDir dir;
     save_pixel_vote_model(dir.file("model.safetensors"));
-    const Images known = load_csv(fixture("known.csv"));
+    const Images known = load_csv(cli_fixture("known.csv"));
     const std::string drawing = render_ascii(known.sample(2));
     ASSERT_EQ(count_lines(drawing), 28u);
-    const std::string args = "predict --index 2 --data " + quoted(fixture("known.csv"));
+    const std::string args = "predict --index 2 --data " + quoted(cli_fixture("known.csv"));
 
     for (const auto& [extra, env] : std::vector<std::pair<std::string, std::string>>{
              {" --ascii", ""}, {"", "NO_COLOR=1"}, {"", ""}, {" --ascii", "TERM=xterm-256color"}}) {
@@ -267,8 +221,8 @@ TEST(CliPredict, ColourOnATerminalUnlessNoColourOrAscii) {
         << "util-linux `script` (Debian: bsdutils) is needed to run the CLI on a pseudo-terminal";
     TempDir dir;
     save_pixel_vote_model(dir.file("model.safetensors"));
-    const Images known = load_csv(fixture("known.csv"));
-    const std::string args = "predict --index 5 --data " + fixture("known.csv");
+    const Images known = load_csv(cli_fixture("known.csv"));
+    const std::string args = "predict --index 5 --data " + cli_fixture("known.csv");
     const std::string halfblock = crlf(render_halfblock(known.sample(5)));
     const std::string ascii = crlf(render_ascii(known.sample(5)));
 
@@ -295,7 +249,7 @@ TEST(CliPredict, ColourOnATerminalUnlessNoColourOrAscii) {
 TEST(CliPredict, SubmissionForUnlabelledFileMatchesIndexPredictions) {
     TempDir dir;
     save_pixel_vote_model(dir.file("model.safetensors"));
-    const std::string data = quoted(fixture("unlabelled7.csv"));
+    const std::string data = quoted(cli_fixture("unlabelled7.csv"));
     const auto r = run_cli("predict --data " + data + " --out submission.csv", dir.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("wrote 7 predictions to submission.csv"), std::string::npos) << r.out;
@@ -318,7 +272,7 @@ TEST(CliPredict, SubmissionForUnlabelledFileMatchesIndexPredictions) {
 
 TEST(CliPredict, SubmissionFromTrainedModelAgreesWithIndexAndWorksOnLabelledFiles) {
     TempDir dir;
-    const Rows rows = noisy_rows(200);
+    const Rows rows = noisy_rows(200, kNoiseSeed);
     write_text(dir.file("train.csv"), to_csv(rows));
     Rows test_rows;
     for (std::size_t i = 0; i < 25; ++i) {
@@ -353,7 +307,7 @@ TEST(CliPredict, SubmissionFromTrainedModelAgreesWithIndexAndWorksOnLabelledFile
 
     // The known labelled fixture: predictions, not labels, go into the file.
     save_pixel_vote_model(dir.file("vote.safetensors"));
-    ASSERT_EQ(run_cli("predict --model vote.safetensors --data " + quoted(fixture("known.csv")) + " --out known.csv",
+    ASSERT_EQ(run_cli("predict --model vote.safetensors --data " + quoted(cli_fixture("known.csv")) + " --out known.csv",
                       dir.path()).exit_code, 0);
     EXPECT_EQ(read_text(dir.file("known.csv")),
               "ImageId,Label\n1,0\n2,0\n3,6\n4,1\n5,1\n6,7\n7,2\n8,3\n9,5\n10,7\n11,1\n12,9\n");
@@ -362,7 +316,7 @@ TEST(CliPredict, SubmissionFromTrainedModelAgreesWithIndexAndWorksOnLabelledFile
 TEST(CliPredict, UsageErrors) {
     TempDir dir;
     save_pixel_vote_model(dir.file("model.safetensors"));
-    write_text(dir.file("data.csv"), read_text(fixture("unlabelled7.csv")));
+    write_text(dir.file("data.csv"), read_text(cli_fixture("unlabelled7.csv")));
     write_text(dir.file("old.csv"), "old content\n");
     struct Case {
         std::string args;
@@ -389,7 +343,7 @@ TEST(CliPredict, UsageErrors) {
         EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.args << " → " << r.err;
         EXPECT_TRUE(r.out.empty()) << c.args << " → " << r.out;
     }
-    EXPECT_EQ(read_text(dir.file("data.csv")), read_text(fixture("unlabelled7.csv")));
+    EXPECT_EQ(read_text(dir.file("data.csv")), read_text(cli_fixture("unlabelled7.csv")));
     EXPECT_EQ(read_text(dir.file("old.csv")), "old content\n");
     for (const char* name : {"new.csv", "new.png", "new.jpg"}) EXPECT_FALSE(std::filesystem::exists(dir.file(name)));
 }
@@ -397,7 +351,7 @@ TEST(CliPredict, UsageErrors) {
 TEST(CliPredict, ImageWritesPngOrPgm) {
     TempDir dir;
     save_pixel_vote_model(dir.file("model.safetensors"));
-    const std::string args = "predict --index 3 --data " + quoted(fixture("known.csv"));
+    const std::string args = "predict --index 3 --data " + quoted(cli_fixture("known.csv"));
     const auto png = run_cli(args + " --json --image digit.png", dir.path());
     ASSERT_EQ(png.exit_code, 0) << png.err;
     EXPECT_TRUE(nlohmann::json::accept(png.out)) << png.out;

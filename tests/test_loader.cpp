@@ -678,6 +678,25 @@ TEST(LoadImages, DispatchesByContentNotName) {
     EXPECT_EQ(csv.labels, (std::vector<std::uint8_t>{7, 0, 9}));
 }
 
+TEST(DataFileKind, FromTheFirstBytesRawOrGzip) {
+    TempDir dir;
+    write_text(dir.file("img.csv"), idx_images(3, idx_pixels()));  // the name does not count
+    write_gzip(dir.file("img.gz"), idx_images(3, idx_pixels()));
+    write_text(dir.file("lab"), idx_labels(3, kIdxLabels));
+    write_gzip(dir.file("lab.gz"), idx_labels(3, kIdxLabels));
+    write_gzip(dir.file("a.idx"), known_csv());
+    write_text(dir.file("short"), std::string("\x00\x00\x08", 3));  // shorter than a magic
+    write_text(dir.file("empty"), "");
+    EXPECT_EQ(data_file_kind(dir.file("img.csv")), DataFileKind::IdxImages);
+    EXPECT_EQ(data_file_kind(dir.file("img.gz")), DataFileKind::IdxImages);
+    EXPECT_EQ(data_file_kind(dir.file("lab")), DataFileKind::IdxLabels);
+    EXPECT_EQ(data_file_kind(dir.file("lab.gz")), DataFileKind::IdxLabels);
+    EXPECT_EQ(data_file_kind(dir.file("a.idx")), DataFileKind::Csv);
+    EXPECT_EQ(data_file_kind(dir.file("short")), DataFileKind::Csv);
+    EXPECT_EQ(data_file_kind(dir.file("empty")), DataFileKind::Csv);
+    expect_contains(error_of<IoError>([&] { data_file_kind(dir.file("nope")); }), {dir.file("nope"), "No such file"});
+}
+
 TEST(LoadImages, RejectsMismatchedInputs) {
     TempDir dir;
     write_text(dir.file("a.csv"), known_csv());

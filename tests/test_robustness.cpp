@@ -29,6 +29,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "mnistnn/model_file.hpp"
@@ -38,6 +39,7 @@ namespace mnistnn {
 namespace {
 
 namespace fs = std::filesystem;
+using test::count_lines;
 using test::read_text;
 using test::TempDir;
 using test::write_text;
@@ -150,10 +152,6 @@ bool wait_for(const std::function<bool()>& predicate, double seconds) {
     return predicate();
 }
 
-std::size_t count_newlines(const std::string& text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
 std::string last_line(const std::string& text) {
     std::string t = text;
     if (!t.empty() && t.back() == '\n') t.pop_back();
@@ -165,7 +163,7 @@ std::string last_line(const std::string& text) {
 // stderr containing each of `needles`, nothing on stdout.
 void expect_refusal(const Finished& r, int exit_code, const std::vector<std::string>& needles) {
     EXPECT_EQ(r.exit_code, exit_code) << r.err;
-    EXPECT_EQ(count_newlines(r.err), 1u) << "stderr must be one line:\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1u) << "stderr must be one line:\n" << r.err;
     EXPECT_EQ(r.err.rfind("mnistnn: ", 0), 0u) << r.err;
     EXPECT_TRUE(r.out.empty()) << "stdout: " << r.out;
     EXPECT_LT(r.err.size(), 1000u) << "message too long: " << r.err.substr(0, 300);
@@ -532,13 +530,68 @@ TEST_P(BadCsv, TrainRefusesWithOneLineAndKeepsTheModel) {
 INSTANTIATE_TEST_SUITE_P(Train, BadCsv, ::testing::ValuesIn(csv_cases()),
                          [](const ::testing::TestParamInfo<CsvCase>& p) { return std::string(p.param.name); });
 
-// An IDX images file is recognised by its magic bytes and loads; without --labels it has no
-// labels, and train says so (a usage problem, exit 2), pointing at --labels.
+// IDX files of the rows csv(rows) holds: images (magic 0x803, rows×28×28) and labels (0x801).
+std::string idx_images(int rows) {
+    std::string s = be32(0x803) + be32(static_cast<std::uint32_t>(rows)) + be32(28) + be32(28);
+    for (int r = 0; r < rows; ++r) {
+        const std::vector<int> v = row_values(r);
+        for (std::size_t i = 1; i < v.size(); ++i) s += static_cast<char>(v[i]);
+    }
+    return s;
+}
+
+std::string idx_labels(int rows) {
+    std::string s = be32(0x801) + be32(static_cast<std::uint32_t>(rows));
+    for (int r = 0; r < rows; ++r) s += static_cast<char>(row_values(r)[0]);
+    return s;
+}
+
+// An IDX images file is recognised by its magic bytes (raw or gzip) and loads; without --labels
+// it has no labels, and train and eval say so (a usage problem, exit 2), pointing at --labels
+// rather than at a CSV label column.
+std::vector<std::string> idx_without_labels_needles(const std::string& file, const std::string& purpose) {
+    return {"'" + file + "' is an IDX image file, which holds no labels: " + purpose +
+            "; give its IDX label file with --labels FILE"};
+}
+
 TEST_F(WithGoodModel, IdxImagesWithoutLabelsIsRefusedByTrain) {
-    std::string idx = be32(0x803) + be32(2) + be32(28) + be32(28) + std::string(2 * 784, '\x10');
-    write_text(dir.file("images.idx"), idx);
-    const auto r = run({"train", "--data", "images.idx", "--holdout", "1", "--iters", "2"}, dir.path());
-    expect_refusal(r, 2, {"images.idx", "label"});
+    write_text(dir.file("images.idx"), idx_images(30));
+    write_text(dir.file("images.idx.gz"), gzip(idx_images(30)));
+    for (const std::string file : {"images.idx", "images.idx.gz"}) {
+        const auto r = run({"train", "--data", file, "--holdout", "1", "--iters", "2"}, dir.path());
+        expect_refusal(r, 2, idx_without_labels_needles(file, "training needs labelled data"));
+        EXPECT_EQ(r.err.find("label column"), std::string::npos) << r.err;
+        expect_model_untouched();
+    }
+}
+
+TEST_F(WithGoodModel, IdxImagesWithoutLabelsIsRefusedByEval) {
+    write_text(dir.file("images.idx"), idx_images(30));
+    write_text(dir.file("images.idx.gz"), gzip(idx_images(30)));
+    for (const std::string file : {"images.idx", "images.idx.gz"}) {
+        const auto r = run({"eval", "--data", file}, dir.path());
+        expect_refusal(r, 2, idx_without_labels_needles(file, "eval needs labelled data to score against"));
+        EXPECT_EQ(r.err.find("label column"), std::string::npos) << r.err;
+    }
+}
+
+// The same IDX files with --labels: train, and eval both ways (the model's recorded split, which
+// reloads the recorded label file, and --data with --labels).
+TEST_F(WithGoodModel, IdxImagesWithLabelsTrainAndEvaluate) {
+    write_text(dir.file("images.idx"), idx_images(30));
+    write_text(dir.file("labels.idx.gz"), gzip(idx_labels(30)));
+    const auto t = run({"train", "--data", "images.idx", "--labels", "labels.idx.gz", "--holdout", "5", "--iters", "3",
+                        "--quiet", "--model", "idx.safetensors"},
+                       dir.path());
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    const auto held_out = run({"eval", "--json", "--model", "idx.safetensors"}, dir.path());
+    ASSERT_EQ(held_out.exit_code, 0) << held_out.err;
+    EXPECT_NE(held_out.out.find("\"rows\":5"), std::string::npos) << held_out.out;
+    const auto all = run({"eval", "--json", "--model", "idx.safetensors", "--data", "images.idx", "--labels",
+                          "labels.idx.gz"},
+                         dir.path());
+    ASSERT_EQ(all.exit_code, 0) << all.err;
+    EXPECT_NE(all.out.find("\"rows\":30"), std::string::npos) << all.out;
     expect_model_untouched();
 }
 
@@ -837,7 +890,22 @@ std::vector<ArgsCase> args_cases() {
         {"AlphaNegative", train({"--alpha", "-0.5"}), 2, {"--alpha", "finite number > 0"}},
         {"AlphaNan", train({"--alpha", "nan"}), 2, {"--alpha", "finite number > 0"}},
         {"AlphaInfinite", train({"--alpha", "inf"}), 2, {"--alpha", "finite number > 0"}},
-        {"AlphaOverflowing", train({"--alpha", "1e999"}), 2, {"--alpha"}},
+        {"AlphaOverflowing", train({"--alpha", "1e999"}), 2,
+         {"--alpha: 1e999 is out of range (must be a finite number > 0)"}},
+        {"AlphaOverflowingNegative", train({"--alpha", "-1e999"}), 2,
+         {"--alpha: -1e999 is out of range (must be a finite number > 0)"}},
+        {"AlphaUnderflowing", train({"--alpha", "1e-999"}), 2,
+         {"--alpha: 1e-999 is out of range (too close to 0 for a double; must be a finite number > 0)"}},
+        {"EpsOverflowing", train({"--optimizer", "adam", "--eps", "1e999"}), 2,
+         {"--eps: 1e999 is out of range (must be a finite number > 0)"}},
+        {"MomentumOverflowing", train({"--optimizer", "momentum", "--momentum", "1e999"}), 2,
+         {"--momentum: 1e999 is out of range (must be in [0, 1))"}},
+        {"Beta2Overflowing", train({"--optimizer", "adam", "--beta2", "-1e999"}), 2,
+         {"--beta2: -1e999 is out of range (must be in [0, 1))"}},
+        {"L2Overflowing", train({"--l2", "1e999"}), 2, {"--l2: 1e999 is out of range (must be a finite number >= 0)"}},
+        {"LrStepGammaOverflowing", train({"--lr-decay", "step", "--lr-step-every", "5", "--lr-step-gamma", "1e999"}), 2,
+         {"--lr-step-gamma: 1e999 is out of range (must be in (0, 1])"}},
+        {"AlphaEmpty", train({"--alpha", ""}), 2, {"--alpha", "'' is not a number"}},
         {"AlphaNotANumber", train({"--alpha", "fast"}), 2, {"--alpha", "'fast' is not a number"}},
         {"ItersNegative", train({"--iters", "-1"}), 2, {"--iters"}},
         {"ItersNotANumber", train({"--iters", "many"}), 2, {"--iters"}},
@@ -1038,11 +1106,13 @@ TEST_F(LongTraining, SigintWithSaveOnInterruptSavesAValidPartialModel) {
 // but finite loss, and a model is saved).
 TEST_F(WithGoodModel, DivergenceStopsEarlyNamesTheIterationAndWritesNothing) {
     write_text(dir.file("big.csv"), csv(300));
-    for (const char* alpha : {"1e12", "1e30"}) {
+    // The message shows alpha in its shortest form ("1e+12", not std::to_string's "1000000000000.000000").
+    for (const auto& [alpha, shown] : {std::pair<std::string, std::string>{"1e12", "1e+12"}, {"1e30", "1e+30"}}) {
         const auto r = run({"train", "--data", "big.csv", "--iters", "100000", "--holdout", "10", "--alpha", alpha,
                             "--quiet"},
                            dir.path());
-        expect_failure_after_banner(r, 1, {"training diverged at iteration ", "the loss is", "smaller --alpha"});
+        expect_failure_after_banner(r, 1, {"training diverged at iteration ", "the loss is",
+                                           "smaller --alpha (it was " + shown + ")"});
         // The named iteration is early: the run stopped as soon as the loss was not finite.
         const auto at = r.err.find("diverged at iteration ");
         ASSERT_NE(at, std::string::npos);

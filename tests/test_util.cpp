@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +10,8 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+
+#include "mnistnn/model_file.hpp"
 
 namespace mnistnn::test {
 
@@ -54,6 +57,53 @@ RunResult run_cli(const std::string& args, const std::string& cwd, const std::st
 
 std::string source_path(const std::string& relative) {
     return std::string(MNISTNN_SOURCE_DIR) + "/" + relative;
+}
+
+std::string cli_fixture(const std::string& name) { return source_path("tests/fixtures/cli/" + name); }
+
+std::size_t count_lines(const std::string& text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+Rows noisy_rows(int n, std::uint32_t seed) {
+    Rows rows;
+    std::uint32_t state = seed;
+    auto next = [&state] {
+        state = state * 1664525u + 1013904223u;
+        return static_cast<int>(state >> 24);  // 0..255
+    };
+    for (int r = 0; r < n; ++r) {
+        const int label = r % 10;
+        std::vector<int> p(784);
+        for (int i = 0; i < 784; ++i) p[static_cast<std::size_t>(i)] = std::min(255, (i / 78 == label ? 140 : 0) + next() / 2);
+        rows.labels.push_back(label);
+        rows.pixels.push_back(std::move(p));
+    }
+    return rows;
+}
+
+std::string to_csv(const Rows& rows, bool labelled) {
+    std::ostringstream s;
+    if (labelled) s << "label,";
+    for (int i = 0; i < 784; ++i) s << (i ? "," : "") << "pixel" << i;
+    s << '\n';
+    for (std::size_t r = 0; r < rows.pixels.size(); ++r) {
+        if (labelled) s << rows.labels[r] << ',';
+        for (std::size_t i = 0; i < 784; ++i) s << (i ? "," : "") << rows.pixels[r][i];
+        s << '\n';
+    }
+    return s.str();
+}
+
+void save_pixel_vote_model(const std::string& path) {
+    Model m;
+    m.params.W1 = Eigen::MatrixXf::Zero(10, 784);
+    for (int k = 0; k < 10; ++k) m.params.W1(k, k) = 1.0f;
+    m.params.b1 = Eigen::VectorXf::Zero(10);
+    m.params.W2 = 10.0f * Eigen::MatrixXf::Identity(10, 10);
+    m.params.b2 = Eigen::VectorXf::Zero(10);
+    m.params.activation = Activation::ReLU;
+    save_model(path, m);
 }
 
 }  // namespace mnistnn::test

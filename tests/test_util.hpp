@@ -1,6 +1,10 @@
 #pragma once
-// Helpers shared by the test executables: temporary folders, running the CLI, reading files.
+// Helpers shared by the test executables: temporary folders, running the CLI, reading files,
+// and the data and model fixtures of the end-to-end CLI tests.
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mnistnn::test {
 
@@ -32,5 +36,30 @@ RunResult run_cli(const std::string& args, const std::string& cwd = ".", const s
 
 // Path inside the source tree (e.g. "tests/fixtures/x.csv").
 std::string source_path(const std::string& relative);
+
+// A file of tests/fixtures/cli/ (see its README.md).
+std::string cli_fixture(const std::string& name);
+
+// The number of '\n' in text.
+std::size_t count_lines(const std::string& text);
+
+// The first bytes of every PNG file.
+inline const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
+
+// Labelled digits that a short training run gets mostly but not all right: row r is class r % 10,
+// which lights a band of pixels, plus pseudo-random noise from a fixed LCG started at `seed`
+// (so the data is the same every run); pixels are clamped to 255.
+struct Rows {
+    std::vector<int> labels;
+    std::vector<std::vector<int>> pixels;
+};
+Rows noisy_rows(int n, std::uint32_t seed);
+
+// Kaggle CSV text of rows: header, then one line per row (without the label column if !labelled).
+std::string to_csv(const Rows& rows, bool labelled = true);
+
+// Saves the "pixel vote" model of tests/fixtures/cli/README.md: it predicts the index of the
+// brightest of pixel0..pixel9.
+void save_pixel_vote_model(const std::string& path);
 
 }  // namespace mnistnn::test

@@ -18,8 +18,14 @@ Images load_csv(const std::string& path);
 // (magic 0x00000801, n uint8 in 0..9); each raw or gzip. labels_path may be empty.
 Images load_idx(const std::string& images_path, const std::string& labels_path);
 
-// Loads a data set whatever its format: IDX if the file starts with an IDX image magic
-// (then labels_path names the label file, may be empty), otherwise CSV (labels_path must be empty).
+// What load_images takes a data file for, from its first four bytes (after gzip decompression):
+// an IDX image or label file by its magic, anything else CSV. Throws as the loaders do for a
+// file it cannot read (IoError) or corrupt gzip data (DataFormatError).
+enum class DataFileKind { Csv, IdxImages, IdxLabels };
+DataFileKind data_file_kind(const std::string& path);
+
+// Loads a data set whatever its format (see data_file_kind): IDX images (labels_path names the
+// IDX label file, may be empty; then the result has no labels), or CSV (labels_path must be empty).
 Images load_images(const std::string& path, const std::string& labels_path = "");
 
 // Writes CSV in Kaggle's layout (with the label column when images has labels), LF line ends.

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "mnistnn/format.hpp"  // format_number, for metadata, JSON and messages
 #include "mnistnn/images.hpp"
 #include "mnistnn/model_file.hpp"
 
@@ -94,13 +95,23 @@ int run_plot(const Options& options);
 
 // ---- helpers shared by the subcommands (common.cpp) ----
 
-// Validator: a finite number > 0 (CLI11's PositiveNumber prints a 300-digit bound).
+// Validator for a floating-point option (CLI11's built-in ones print 300-digit bounds): refuses
+// text that is not a number, a number beyond a double (1e999), and a value `ok` rejects, saying
+// "must be <requirement>". `name` is the type shown in --help.
+CLI::Validator number_check(const char* name, bool (*ok)(double), const char* requirement);
+// Validator: a finite number > 0.
 CLI::Validator positive_finite();
 // Validator: refuses a leading '-' for unsigned options.
 CLI::Validator non_negative_integer();
 
 // Loads a data file, turning "not found" into advice on how to get the data.
 Images load_data_file(const std::string& path, const std::string& labels_path = "");
+
+// Refuses (UsageError) data loaded from `path` without labels, saying why it has none: an IDX
+// image file needs --labels FILE; a CSV lacks the label column (then `csv_advice` follows).
+// `purpose` says what needs the labels.
+void require_labels(const Images& images, const std::string& path, const std::string& purpose,
+                    const std::string& csv_advice = "");
 
 // Fails early (UsageError/IoError) when the output file's folder is missing or not writable,
 // or when it is the same file as an input.
@@ -125,9 +136,6 @@ bool same_file(const std::string& a, const std::string& b);
 std::string metadata_string(const Model& model, const std::string& key);
 long long metadata_integer(const Model& model, const std::string& key);
 std::string metadata_string_or(const Model& model, const std::string& key, const std::string& fallback);
-
-// Shortest decimal text that reads back to the same double (for metadata and JSON).
-std::string format_number(double value);
 
 }  // namespace mnistnn::cli
 

@@ -19,17 +19,27 @@ namespace mnistnn::cli {
 
 namespace fs = std::filesystem;
 
-CLI::Validator positive_finite() {
+CLI::Validator number_check(const char* name, bool (*ok)(double), const char* requirement) {
     return CLI::Validator(
-        [](std::string& text) -> std::string {
+        [ok, requirement](std::string& text) -> std::string {
             double value = 0.0;
             const char* end = text.data() + text.size();
-            auto [ptr, ec] = std::from_chars(text.data(), end, value);
-            if (ec != std::errc() || ptr != end) return "'" + text + "' is not a number";
-            if (!std::isfinite(value) || value <= 0.0) return "must be a finite number > 0, got " + text;
+            const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+            if (ec == std::errc::invalid_argument || ptr != end) return "'" + text + "' is not a number";
+            // A well-formed number beyond a double (1e999, 1e-999) is not "not a number".
+            if (ec == std::errc::result_out_of_range) {
+                const bool too_large = std::isinf(std::strtod(text.c_str(), nullptr));
+                return text + " is out of range (" + (too_large ? "" : "too close to 0 for a double; ") + "must be " +
+                       requirement + ")";
+            }
+            if (!ok(value)) return std::string("must be ") + requirement + ", got " + text;
             return {};
         },
-        "POSITIVE");
+        name);
+}
+
+CLI::Validator positive_finite() {
+    return number_check("POSITIVE", [](double v) { return std::isfinite(v) && v > 0.0; }, "a finite number > 0");
 }
 
 CLI::Validator non_negative_integer() {
@@ -52,6 +62,18 @@ Images load_data_file(const std::string& path, const std::string& labels_path) {
         throw IoError("data file '" + path + "' not found" + hint);
     }
     return load_images(path, labels_path);
+}
+
+void require_labels(const Images& images, const std::string& path, const std::string& purpose,
+                    const std::string& csv_advice) {
+    if (images.has_labels()) return;
+    // Only on this error path is the file's kind asked again: an IDX image file never holds labels,
+    // so the fix is its label file, not a label column.
+    if (data_file_kind(path) == DataFileKind::IdxImages) {
+        throw UsageError("'" + path + "' is an IDX image file, which holds no labels: " + purpose +
+                         "; give its IDX label file with --labels FILE");
+    }
+    throw UsageError("'" + path + "' has no label column (pixel0,… only): " + purpose + csv_advice);
 }
 
 void check_output_path(const std::string& output, const std::string& input, const char* what) {
@@ -122,12 +144,6 @@ long long metadata_integer(const Model& model, const std::string& key) {
         throw ModelFormatError("model metadata '" + key + "' is not an integer: '" + text + "'");
     }
     return value;
-}
-
-std::string format_number(double value) {
-    char buffer[64];
-    auto [ptr, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-    return ec == std::errc() ? std::string(buffer, ptr) : std::to_string(value);
 }
 
 }  // namespace mnistnn::cli

@@ -82,11 +82,8 @@ int run_eval(const Options& o) {
     std::string source;
     if (o.data_given) {
         images = load_data_file(o.data, o.labels);
-        if (!images.has_labels()) {
-            throw UsageError("'" + o.data + "' has no label column (pixel0,… only): eval needs labelled data to " +
-                             "score against; for unlabelled files use `mnistnn predict --data " + o.data +
-                             " --out submission.csv`");
-        }
+        require_labels(images, o.data, "eval needs labelled data to score against",
+                       "; for unlabelled files use `mnistnn predict --data " + o.data + " --out submission.csv`");
         split_name = "all";
         source = o.data;
         const std::string trained_on = metadata_string_or(model, "data_path", "");

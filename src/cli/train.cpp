@@ -73,18 +73,6 @@ std::optional<double> parse_double(const std::string& text) {
     return value;
 }
 
-// Validators with plain-language messages (CLI11's built-in ones print huge bounds).
-CLI::Validator number_check(const char* name, bool (*ok)(double), const char* requirement) {
-    return CLI::Validator(
-        [ok, requirement](std::string& text) -> std::string {
-            const auto value = parse_double(text);
-            if (!value) return "'" + text + "' is not a number";
-            if (!ok(*value)) return std::string("must be ") + requirement + ", got " + text;
-            return {};
-        },
-        name);
-}
-
 CLI::Validator unit_interval() {
     return number_check("[0,1)", [](double v) { return v >= 0.0 && v < 1.0; }, "in [0, 1)");
 }
@@ -350,9 +338,7 @@ int run_train(const Options& o) {
     const auto load_start = std::chrono::steady_clock::now();
     Images all = load_data_file(data_path, labels_path);
     const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-    if (!all.has_labels()) {
-        throw UsageError("'" + data_path + "' has no label column (pixel0,… only): training needs labelled data");
-    }
+    require_labels(all, data_path, "training needs labelled data");
     const std::string fingerprint = data_fingerprint(all);
     if (saved) {
         const long long rec_rows = metadata_integer(*saved, "data_rows");
