@@ -143,12 +143,15 @@ struct Scratch {
     AlignedFloats sum_exp;     // kBlock: Σ_c exp(z2_c − max) per sample
     AlignedFloats shifted_zy;  // kBlock: z2_y − max per sample
     std::vector<std::uint8_t> tail_pixels;  // a block's last, partial sample tile, zero-padded
+    std::vector<std::uint64_t> nonzero;     // kBlock: each sample's nonzero pixel vectors (kernels::nonzero_vectors)
+    std::vector<std::uint32_t> samples;     // kBlock: the block's samples with nonzero pixels in a backward tile column
     // (Everything written during a pass lives on the heap, apart from the other threads' scratch.)
 
     explicit Scratch(const Packed& net)
         : A(net.padded * kBlock), dZ1(net.padded * kBlock), dZ2(kClassCount * kBlock),
           dW2_lanes(net.hidden * kClassCount * kLanes), db1_lanes(net.hidden * kLanes),
-          db2_lanes(kClassCount * kLanes), sum_exp(kBlock), shifted_zy(kBlock), tail_pixels(kMaxTileWidth * kRow) {}
+          db2_lanes(kClassCount * kLanes), sum_exp(kBlock), shifted_zy(kBlock), tail_pixels(kMaxTileWidth * kRow),
+          nonzero(kBlock), samples(kBlock) {}
 };
 
 // One chunk's unscaled gradient sums (dW1 row-major with the 1/255 still to apply, the rest in
@@ -161,8 +164,10 @@ struct ChunkResult {
         : dW1(net.padded * kRow), dW2(net.hidden * kClassCount), db1(net.hidden), db2(kClassCount) {}
 };
 
-// A ← W1·V (padded×b; V is the block's pixel values, 784×b) in HT×W tiles. A last partial tile of
-// samples reads zero-padded copies from s.tail_pixels. The first tile of each sample tile also
+// A ← W1·V (padded×b; V is the block's pixel values, 784×b) in HT×W tiles, each over the pixel
+// vectors that are nonzero in any of its samples (the masks are kept in s.nonzero for the
+// backward pass). A last partial tile of samples reads zero-padded copies from s.tail_pixels.
+// The first tile of each sample tile also
 // prefetches the next block's first next_b samples into L2: a block ahead is tens of thousands of
 // cycles, ample to hide the DRAM latency that the hardware prefetcher alone leaves exposed. Hidden
 // units are walked in panels of 16 tiles so a panel's W1 rows (≤ 250 KiB) stay in L2 while every
@@ -177,30 +182,23 @@ void forward_layer1(const Packed& net, const std::uint8_t* pixels, std::size_t b
         std::fill(s.tail_pixels.begin() + static_cast<std::ptrdiff_t>((b - full) * kRow), s.tail_pixels.end(),
                   std::uint8_t{0});
     }
+    for (std::size_t j = 0; j < b; ++j) s.nonzero[j] = kernels::nonzero_vectors(pixels + j * kRow);
     const std::size_t panel = 16 * ht;
     for (std::size_t p = 0; p < net.padded; p += panel) {
         const std::size_t panel_end = std::min(p + panel, net.padded);
         for (std::size_t j = 0; j < b; j += width) {
             const std::uint8_t* src = j < full ? pixels + j * kRow : s.tail_pixels.data();
-            auto x_at = [src](int i, std::size_t k) {
-                return kernels::load_pixel_values(src + static_cast<std::size_t>(i) * kRow + k);
-            };
+            std::uint64_t vectors = 0;  // nonzero in any of the tile's samples
+            for (std::size_t i = j; i < std::min(j + width, b); ++i) vectors |= s.nonzero[i];
             std::size_t h = p;
             if (p == 0 && j < next_b) {
-                // The first tile also prefetches the same samples of the next block, one line per 64
-                // pixels (spread out: a burst of prefetches stalls on the full miss queue).
-                const std::uint8_t* next = pixels + (kBlock + j) * kRow;
-                const std::size_t ahead = std::min(width, next_b - j);
-                auto x_prefetch = [src, next, ahead](int i, std::size_t k) {
-                    const auto row = static_cast<std::size_t>(i);
-                    if (k % 64 == 0 && row < ahead) __builtin_prefetch(next + row * kRow + k, 0, 2);
-                    return kernels::load_pixel_values(src + row * kRow + k);
-                };
-                kernels::dot_tile<HT, W>(net.W1.data(), x_prefetch, s.A.data() + j, kBlock);
+                // The first tile also prefetches the same samples of the next block.
+                kernels::dot_tile<HT, W>(net.W1.data(), src, vectors, s.A.data() + j, kBlock,
+                                         pixels + (kBlock + j) * kRow, std::min(width, next_b - j));
                 h += ht;
             }
             for (; h < panel_end; h += ht)
-                kernels::dot_tile<HT, W>(net.W1.data() + h * kRow, x_at, s.A.data() + h * kBlock + j, kBlock);
+                kernels::dot_tile<HT, W>(net.W1.data() + h * kRow, src, vectors, s.A.data() + h * kBlock + j, kBlock);
         }
     }
 }
@@ -211,17 +209,24 @@ void forward_layer1(const Packed& net, const std::uint8_t* pixels, std::size_t b
 // over them.
 template <int HT, int W>
 void backward_layer1(const Packed& net, const float* dZ1, const std::uint8_t* pixels, std::size_t b, bool first,
-                     float* dW1) {
+                     Scratch& s, float* dW1) {
     constexpr auto ht = static_cast<std::size_t>(HT), width = static_cast<std::size_t>(W);
     constexpr std::size_t full = kRowVectors / width * width;
-    for (std::size_t v = 0; v < full; v += width)
+    // Tile column [v, v + w): the samples with any nonzero pixel there (branch-free append), then
+    // every tile of hidden units in the column over just those.
+    auto column = [&](std::size_t v, std::size_t w, auto tile) {
+        const std::uint64_t bits = ((std::uint64_t{1} << w) - 1) << v;
+        std::size_t count = 0;
+        for (std::size_t j = 0; j < b; ++j) {
+            s.samples[count] = static_cast<std::uint32_t>(j);
+            count += (s.nonzero[j] & bits) != 0;
+        }
         for (std::size_t h = 0; h < net.padded; h += ht)
-            kernels::outer_tile<HT, W>(dW1 + h * kRow + v * kLanes, dZ1 + h * kBlock, kBlock, pixels + v * kLanes, b,
-                                       first);
-    for (std::size_t v = full; v < kRowVectors; ++v)
-        for (std::size_t h = 0; h < net.padded; h += ht)
-            kernels::outer_tile<HT, 1>(dW1 + h * kRow + v * kLanes, dZ1 + h * kBlock, kBlock, pixels + v * kLanes, b,
-                                       first);
+            tile(dW1 + h * kRow + v * kLanes, dZ1 + h * kBlock, kBlock, pixels + v * kLanes, s.samples.data(), count,
+                 first);
+    };
+    for (std::size_t v = 0; v < full; v += width) column(v, width, kernels::outer_tile<HT, W>);
+    for (std::size_t v = full; v < kRowVectors; ++v) column(v, 1, kernels::outer_tile<HT, 1>);
 }
 
 // The small layers for one block, vectorised across samples (lane i of group g is sample 16g + i):
@@ -364,7 +369,7 @@ void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t
                    predictions != nullptr ? predictions + j : nullptr, totals);
         if (out == nullptr) continue;
         accumulate_dW2(net, s, b);
-        backward_layer1<HT, W>(net, s.dZ1.data(), pixels + j * kRow, b, j == begin, out->dW1.data());
+        backward_layer1<HT, W>(net, s.dZ1.data(), pixels + j * kRow, b, j == begin, s, out->dW1.data());
     }
     chunk_totals = totals;
     if (out == nullptr) return;

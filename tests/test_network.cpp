@@ -30,6 +30,19 @@ Batch random_batch(std::size_t m, std::uint64_t seed) {
     return b;
 }
 
+// Like random_batch, but shaped like handwritten digits for the kernels' zero skipping: each
+// 16-pixel vector is all zero with probability 1/2, vectors 0–6 and 45–48 (the top and bottom
+// margins) are zero in every sample, and every seventh sample is blank.
+Batch sparse_batch(std::size_t m, std::uint64_t seed) {
+    Batch b = random_batch(m, seed);
+    Rng rng(seed + 1000);
+    for (std::size_t j = 0; j < m; ++j)
+        for (std::size_t v = 0; v < 49; ++v)
+            if (j % 7 == 3 || v < 7 || v >= 45 || rng.next_below(2) == 0)
+                std::fill_n(b.pixels.begin() + static_cast<std::ptrdiff_t>(j * kPixels + v * 16), 16, std::uint8_t{0});
+    return b;
+}
+
 // Independent reference: mean cross-entropy in double precision, written from the formulas.
 double reference_loss(const Eigen::MatrixXd& W1, const Eigen::VectorXd& b1, const Eigen::MatrixXd& W2,
                       const Eigen::VectorXd& b2, Activation act, const Batch& batch) {
@@ -276,11 +289,18 @@ Reference reference_gradients(const Params& p, const Batch& batch) {
 // Fast path vs reference for one configuration. Under ReLU, hidden units whose pre-activation
 // lies within 1e-4 of the kink for some sample are left out of the dW1/db1 comparison: float and
 // double may legitimately put that sample on different sides (there are only a few such units).
-void check_fast_path(int H, Activation act, std::size_t m, int threads) {
+void check_fast_path(int H, Activation act, std::size_t m, int threads, bool sparse = false) {
     SCOPED_TRACE("H=" + std::to_string(H) + " " + to_string(act) + " m=" + std::to_string(m) +
-                 " threads=" + std::to_string(threads));
-    const Batch batch = random_batch(m, 100 + static_cast<std::uint64_t>(H));
-    const Params p = init_params(H, act, Init::He, 7 + static_cast<std::uint64_t>(H));
+                 " threads=" + std::to_string(threads) + (sparse ? " sparse" : ""));
+    const Batch batch = sparse ? sparse_batch(m, 100 + static_cast<std::uint64_t>(H))
+                               : random_batch(m, 100 + static_cast<std::uint64_t>(H));
+    Params p = init_params(H, act, Init::He, 7 + static_cast<std::uint64_t>(H));
+    if (sparse) {
+        // A blank sample has Z1 = b1: He's zero biases would put every unit on the ReLU kink.
+        // Half the inputs being zero also narrows Z1 around the kink; larger weights widen it.
+        p.b1 = Eigen::VectorXf::LinSpaced(H, 0.1f, 0.5f);
+        p.W1 *= 3.0f;
+    }
     const Reference ref = reference_gradients(p, batch);
 
     BatchEngine engine(H, threads);
@@ -334,15 +354,33 @@ TEST(FastPath, MatchesDoublePrecisionReferenceSigmoid) {
     for (int H : {10, 64, 7, 13}) check_fast_path(H, Activation::Sigmoid, 300, 2);
 }
 
+TEST(FastPath, MatchesReferenceWithZeroPixelVectorsSkipped) {
+    for (int H : {10, 64, 5, 13}) check_fast_path(H, Activation::ReLU, 300, 2, true);
+    check_fast_path(10, Activation::Sigmoid, 300, 1, true);
+}
+
+TEST(FastPath, PixelsZeroInEverySampleGetExactlyZeroWeightGradient) {
+    const Batch batch = sparse_batch(500, 9);
+    for (int H : {10, 64}) {
+        const Params p = init_params(H, Activation::ReLU, Init::He, 3);
+        BatchEngine engine(H, 2);
+        Gradients g(H);
+        engine.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g);
+        EXPECT_TRUE((g.dW1.leftCols(7 * 16).array() == 0.0f).all());
+        EXPECT_TRUE((g.dW1.rightCols(4 * 16).array() == 0.0f).all());
+        EXPECT_GT(g.dW1.middleCols(7 * 16, 38 * 16).cwiseAbs().maxCoeff(), 0.0f);
+    }
+}
+
 TEST(FastPath, MatchesReferenceForTinyBatches) {
     // Fewer samples than a tile, a lane group and a block: every tail path at once.
     for (std::size_t m : {1u, 2u, 3u, 17u, 49u}) check_fast_path(10, Activation::ReLU, m, 2);
 }
 
 // Gradients and totals from 1, 2 and 3 threads compare bit for bit.
-void check_bit_identical(int H, std::size_t m, Activation act) {
+void check_bit_identical(int H, std::size_t m, Activation act, bool sparse = false) {
     SCOPED_TRACE("H=" + std::to_string(H) + " m=" + std::to_string(m));
-    const Batch batch = random_batch(m, 21);
+    const Batch batch = sparse ? sparse_batch(m, 21) : random_batch(m, 21);
     ASSERT_GT(chunk_count(batch.m), 3u);
     const Params p = init_params(H, act, Init::He, 5);
     Gradients g1(H), g2(H), g3(H);
@@ -374,6 +412,8 @@ TEST(Network, BitIdenticalForAnyThreadCountRaggedBlocks) {
     check_bit_identical(10, 1000 + 13, Activation::ReLU);
     check_bit_identical(13, 1000 + 13, Activation::Sigmoid);
 }
+
+TEST(Network, BitIdenticalForAnyThreadCountSparse) { check_bit_identical(10, 2000 + 7, Activation::ReLU, true); }
 
 TEST(Network, RepeatedCallsGiveIdenticalResults) {
     // Scratch and per-chunk buffers are reused between calls; nothing may leak from one to the next.
