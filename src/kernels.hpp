@@ -179,6 +179,31 @@ inline std::uint64_t nonzero_vectors(const std::uint8_t* row) {
     return mask;
 }
 
+// Writes to out, in order, the j < b with nonzero[j] & bits ≠ 0, and returns their count. out
+// must have room for b rounded up to 16 (whole vectors are stored past the count).
+inline std::size_t select_samples(const std::uint64_t* nonzero, std::size_t b, std::uint64_t bits, std::uint32_t* out) {
+    std::size_t count = 0, j = 0;
+#if defined(__AVX512F__)
+    // Sixteen samples at a time: test the masks, compress the indices in a register (the memory
+    // form of vpcompressd is microcoded and slow on Zen 4) and store them all.
+    const __m512i want = _mm512_set1_epi64(static_cast<long long>(bits));
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; j + 16 <= b; j += 16) {
+        const __mmask8 lo = _mm512_test_epi64_mask(_mm512_loadu_si512(nonzero + j), want);
+        const __mmask8 hi = _mm512_test_epi64_mask(_mm512_loadu_si512(nonzero + j + 8), want);
+        const auto keep = static_cast<__mmask16>(lo | (static_cast<unsigned>(hi) << 8));
+        const __m512i index = _mm512_add_epi32(lanes, _mm512_set1_epi32(static_cast<int>(j)));
+        _mm512_storeu_si512(out + count, _mm512_maskz_compress_epi32(keep, index));
+        count += static_cast<std::size_t>(__builtin_popcount(keep));
+    }
+#endif
+    for (; j < b; ++j) {  // branch-free append
+        out[count] = static_cast<std::uint32_t>(j);
+        count += (nonzero[j] & bits) != 0;
+    }
+    return count;
+}
+
 // Z[h·zs + j] = Σ_k Wt[h·784 + k]·x_j[k] for an HT×JT tile (h < HT, j < JT): the layer-1 forward
 // product W1·X for HT hidden units and JT samples, x_j being row x + j·784, over the pixel vectors
 // in `vectors` (the others must be zero in all JT rows). Each of the HT·JT dot products keeps a

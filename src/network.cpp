@@ -151,7 +151,7 @@ struct Scratch {
         : A(net.padded * kBlock), dZ1(net.padded * kBlock), dZ2(kClassCount * kBlock),
           dW2_lanes(net.hidden * kClassCount * kLanes), db1_lanes(net.hidden * kLanes),
           db2_lanes(kClassCount * kLanes), sum_exp(kBlock), shifted_zy(kBlock), tail_pixels(kMaxTileWidth * kRow),
-          nonzero(kBlock), samples(kBlock) {}
+          nonzero(kBlock), samples(kBlock + kLanes) {}
 };
 
 // One chunk's unscaled gradient sums (dW1 row-major with the 1/255 still to apply, the rest in
@@ -212,15 +212,11 @@ void backward_layer1(const Packed& net, const float* dZ1, const std::uint8_t* pi
                      Scratch& s, float* dW1) {
     constexpr auto ht = static_cast<std::size_t>(HT), width = static_cast<std::size_t>(W);
     constexpr std::size_t full = kRowVectors / width * width;
-    // Tile column [v, v + w): the samples with any nonzero pixel there (branch-free append), then
+    // Tile column [v, v + w): the samples with any nonzero pixel there, then
     // every tile of hidden units in the column over just those.
     auto column = [&](std::size_t v, std::size_t w, auto tile) {
         const std::uint64_t bits = ((std::uint64_t{1} << w) - 1) << v;
-        std::size_t count = 0;
-        for (std::size_t j = 0; j < b; ++j) {
-            s.samples[count] = static_cast<std::uint32_t>(j);
-            count += (s.nonzero[j] & bits) != 0;
-        }
+        const std::size_t count = kernels::select_samples(s.nonzero.data(), b, bits, s.samples.data());
         for (std::size_t h = 0; h < net.padded; h += ht)
             tile(dW1 + h * kRow + v * kLanes, dZ1 + h * kBlock, kBlock, pixels + v * kLanes, s.samples.data(), count,
                  first);
