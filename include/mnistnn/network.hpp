@@ -73,8 +73,10 @@ struct BatchTotals {
 };
 
 // Computes forward and backward passes over uint8 data, fused per block of columns so X is
-// streamed once per call and never stored as floats. Holds the per-thread scratch space and
-// per-chunk gradient buffers so repeated calls (one per iteration) allocate nothing.
+// streamed once per call and never stored as floats; pixel vectors that are all zero are skipped
+// (exactly: the sums are the dense ones). Holds its worker threads, the per-thread scratch space
+// and per-chunk gradient buffers, so repeated calls (one per iteration) start no threads and
+// allocate nothing.
 //
 // Determinism: the m samples are cut into chunks whose count depends only on m (never on the
 // thread count); each chunk's partial gradient is accumulated on its own and the chunks are
