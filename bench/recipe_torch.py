@@ -35,6 +35,8 @@ import os
 import sys
 import time
 
+from benchlib import blas_library, default_data_path, log
+
 MASK64 = (1 << 64) - 1
 
 
@@ -81,25 +83,6 @@ def mnistnn_split(n, seed, holdout):
     return order[:holdout], order[holdout:]
 
 
-def default_path(name):
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(os.path.dirname(here), "data", name)
-
-
-def blas_library():
-    try:
-        with open("/proc/self/maps") as maps:
-            libs = {line.split()[-1] for line in maps if "blas" in line.lower() or "mkl" in line.lower()}
-        libs = sorted(os.path.realpath(p) for p in libs if p.startswith("/"))
-        return ",".join(libs) if libs else "unknown"
-    except OSError:
-        return "unknown"
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=None, help="training CSV (default: data/train.csv of the repository)")
@@ -138,8 +121,8 @@ def main():
 
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
-    train_path = args.data or default_path("train.csv")
-    test_path = args.test or default_path("test.csv")
+    train_path = args.data or default_data_path("train.csv")
+    test_path = args.test or default_data_path("test.csv")
 
     t0 = time.perf_counter()
     data = pd.read_csv(train_path).to_numpy(dtype=np.uint8)

@@ -22,6 +22,8 @@ import os
 import sys
 import time
 
+from benchlib import blas_library, default_data_path, log
+
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("csv", nargs="?", help="labelled CSV (default: data/train.csv of the repository)")
 ap.add_argument("--data", help="same as the positional CSV")
@@ -44,30 +46,10 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 
-def default_csv():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(os.path.dirname(here), "data", "train.csv")
-
-
-def blas_library():
-    try:
-        with open("/proc/self/maps") as maps:
-            libs = {line.split()[-1] for line in maps if "blas" in line.lower() or "mkl" in line.lower()
-                    or "dnnl" in line.lower()}
-        libs = sorted(os.path.realpath(p) for p in libs if p.startswith("/"))
-        return ",".join(libs) if libs else "unknown"
-    except OSError:
-        return "unknown"
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
 def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    path = args.csv or args.data or default_csv()
+    path = args.csv or args.data or default_data_path("train.csv")
     rng = np.random.default_rng(args.seed)
 
     t0 = time.perf_counter()
