@@ -421,6 +421,15 @@ bool spin_until(Done&& done, std::chrono::microseconds spin) {
 // of microseconds and began each step with cold caches and a fresh stack; these workers stay,
 // spin for a short while after each call (the next training step comes within microseconds),
 // then sleep on a condition variable until the next call or destruction.
+//
+// A run is finished when all its tasks are, not when every worker has checked in: on a busy
+// machine a descheduled worker must not hold up the caller, who then simply runs the tasks
+// itself. So a worker may wake late, and the claim must tell a stale run from the current one:
+// one atomic word holds the run's generation, task count and next task, and a task is claimed by
+// a compare-and-swap on that word. A worker calls the task function of generation g only after
+// winning a claim in g, and run() does not return (so g's function stays in place) until every
+// claimed task of g has finished. Run g's function lives in slot g mod 2, so writing run g + 1's
+// never touches the slot a late reader of g could be looking at.
 class WorkerPool {
 public:
     // threads − 1 workers; the caller of run() is thread 0.
@@ -430,8 +439,8 @@ public:
     ~WorkerPool() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-            generation_.fetch_add(1, std::memory_order_release);
+            stopping_.store(true, std::memory_order_relaxed);               // published by the release below
+            cursor_.fetch_add(kOneGeneration, std::memory_order_release);  // wakes every worker
         }
         wake_.notify_all();
         for (auto& worker : workers_) worker.join();
@@ -441,60 +450,77 @@ public:
 
     int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-    // Runs fn(task, thread) for every task in [0, count) on all threads and returns when all are
-    // done. fn must not throw (it would terminate the program on a worker).
+    // Runs fn(task, thread) for every task in [0, count) on the threads that are free and returns
+    // when all are done. fn must not throw (it would terminate the program on a worker).
     template <class Fn>
     void run(std::size_t count, Fn& fn) {
-        // Written before the generation's release increment; the workers read them after its
-        // acquire load, and the previous run() returned only after every worker finished with them.
-        task_ = [](void* f, std::size_t task, int t) { (*static_cast<Fn*>(f))(task, t); };
-        fn_ = &fn;
-        count_ = count;
-        next_.store(0, std::memory_order_relaxed);
-        unfinished_.store(workers_.size(), std::memory_order_relaxed);
+        if (count == 0) return;
+        if (count > kField) throw UsageError("too many tasks for the worker pool");
+        const std::uint64_t generation = (cursor_.load(std::memory_order_relaxed) >> kGenerationShift) + 1;
+        Slot& slot = slots_[generation % 2];
+        slot.call = [](void* f, std::size_t task, int t) { (*static_cast<Fn*>(f))(task, t); };
+        slot.fn = &fn;
+        done_.store(0, std::memory_order_relaxed);
         {
             std::lock_guard<std::mutex> lock(mutex_);  // a worker between its check and its wait must not miss this
-            generation_.fetch_add(1, std::memory_order_release);
+            cursor_.store(generation << kGenerationShift | static_cast<std::uint64_t>(count) << kCountShift,
+                          std::memory_order_release);
         }
-        wake_.notify_all();
-        claim_tasks(0);
-        const auto finished = [this] { return unfinished_.load(std::memory_order_acquire) == 0; };
+        if (!workers_.empty()) wake_.notify_all();
+        claim_tasks(generation, 0);
+        const auto finished = [this, count] { return done_.load(std::memory_order_acquire) == count; };
         if (!spin_until(finished, std::chrono::microseconds(200)))
             while (!finished()) std::this_thread::yield();
     }
 
 private:
-    void claim_tasks(int t) {
-        for (std::size_t task = next_.fetch_add(1, std::memory_order_relaxed); task < count_;
-             task = next_.fetch_add(1, std::memory_order_relaxed))
-            task_(fn_, task, t);
+    // cursor_ = generation (bits 40–63) | task count (bits 20–39) | next task (bits 0–19).
+    static constexpr unsigned kCountShift = 20, kGenerationShift = 40;
+    static constexpr std::uint64_t kField = (std::uint64_t{1} << kCountShift) - 1;
+    static constexpr std::uint64_t kOneGeneration = std::uint64_t{1} << kGenerationShift;
+
+    struct Slot {
+        void (*call)(void*, std::size_t, int) = nullptr;
+        void* fn = nullptr;
+    };
+
+    // Claims and runs tasks of `generation` until none is left (or a newer run has started).
+    void claim_tasks(std::uint64_t generation, int t) {
+        std::uint64_t cursor = cursor_.load(std::memory_order_acquire);
+        for (;;) {
+            const std::uint64_t next = cursor & kField, count = cursor >> kCountShift & kField;
+            if (cursor >> kGenerationShift != generation || next >= count) return;
+            if (!cursor_.compare_exchange_weak(cursor, cursor + 1, std::memory_order_acq_rel,
+                                               std::memory_order_acquire))
+                continue;  // cursor now holds the current value
+            const Slot& slot = slots_[generation % 2];
+            slot.call(slot.fn, static_cast<std::size_t>(next), t);
+            done_.fetch_add(1, std::memory_order_release);
+            cursor = cursor_.load(std::memory_order_acquire);
+        }
     }
 
     void serve(int t) {
-        std::uint64_t seen = 0;
+        std::uint64_t seen = 0;  // the last generation this worker looked at
         for (;;) {
-            const auto called = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+            const auto called = [&] { return cursor_.load(std::memory_order_acquire) >> kGenerationShift != seen; };
             if (!spin_until(called, std::chrono::microseconds(500))) {
                 std::unique_lock<std::mutex> lock(mutex_);
                 wake_.wait(lock, called);
             }
-            seen = generation_.load(std::memory_order_acquire);
-            if (stopping_) return;
-            claim_tasks(t);
-            unfinished_.fetch_sub(1, std::memory_order_release);
+            seen = cursor_.load(std::memory_order_acquire) >> kGenerationShift;
+            if (stopping_.load(std::memory_order_relaxed)) return;
+            claim_tasks(seen, t);
         }
     }
 
     std::vector<std::thread> workers_;
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::atomic<std::uint64_t> generation_{0};  // one increment per run() (and one to stop)
-    bool stopping_ = false;                     // written under mutex_ before the last increment
-    void (*task_)(void*, std::size_t, int) = nullptr;
-    void* fn_ = nullptr;
-    std::size_t count_ = 0;
-    std::atomic<std::size_t> next_{0};        // next task to claim
-    std::atomic<std::size_t> unfinished_{0};  // workers not yet done with this run
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::uint64_t> cursor_{0};
+    Slot slots_[2];
+    std::atomic<std::size_t> done_{0};  // tasks of the current run that have finished
 };
 
 }  // namespace

@@ -428,6 +428,32 @@ TEST(Network, RepeatedCallsGiveIdenticalResults) {
     EXPECT_TRUE((first.db2.array() == again.db2.array()).all());
 }
 
+TEST(Network, ManyQuickCallsOnMoreThreadsThanCoresMatchOneThread) {
+    // More workers than cores, and calls of 2–3 chunks each: workers wake late, find their run
+    // already finished by the others, and must neither hold up nor corrupt the next call.
+    const Batch a = sparse_batch(130, 5), b = random_batch(200, 6);
+    const Params p = init_params(10, Activation::ReLU, Init::He, 4);
+    BatchEngine one(10, 1), many(10, 6);
+    Gradients expect_a(10), expect_b(10), got(10);
+    const BatchTotals ta = one.gradients(p, a.pixels.data(), a.labels.data(), a.m, expect_a);
+    const BatchTotals tb = one.gradients(p, b.pixels.data(), b.labels.data(), b.m, expect_b);
+    const BatchTotals eb = one.evaluate(p, b.pixels.data(), b.labels.data(), b.m);
+    for (int i = 0; i < 300; ++i) {
+        const bool use_a = i % 3 != 2;
+        const Batch& batch = use_a ? a : b;
+        if (i % 5 == 4) {
+            const BatchTotals e = many.evaluate(p, b.pixels.data(), b.labels.data(), b.m);
+            ASSERT_EQ(e.loss_sum, eb.loss_sum) << "call " << i;
+            continue;
+        }
+        const BatchTotals t = many.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, got);
+        const Gradients& expect = use_a ? expect_a : expect_b;
+        ASSERT_EQ(t.loss_sum, (use_a ? ta : tb).loss_sum) << "call " << i;
+        ASSERT_TRUE((got.dW1.array() == expect.dW1.array()).all()) << "call " << i;
+        ASSERT_TRUE((got.db1.array() == expect.db1.array()).all()) << "call " << i;
+    }
+}
+
 TEST(Network, NaNParametersGiveNaNLoss) {
     // The trainer detects divergence from the loss, so a NaN anywhere must reach it.
     const Batch batch = random_batch(100, 8);
