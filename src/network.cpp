@@ -144,6 +144,7 @@ struct Scratch {
     AlignedFloats shifted_zy;  // kBlock: z2_y − max per sample
     std::vector<std::uint8_t> tail_pixels;  // a block's last, partial sample tile, zero-padded
     std::vector<std::uint64_t> nonzero;     // kBlock: each sample's nonzero pixel vectors (kernels::nonzero_vectors)
+    const std::uint64_t* block_nonzero = nullptr;  // the block's masks: nonzero.data(), or the caller's
     std::vector<std::uint32_t> samples;     // kBlock: the block's samples with nonzero pixels in a backward tile column
     // (Everything written during a pass lives on the heap, apart from the other threads' scratch.)
 
@@ -165,15 +166,16 @@ struct ChunkResult {
 };
 
 // A ← W1·V (padded×b; V is the block's pixel values, 784×b) in HT×W tiles, each over the pixel
-// vectors that are nonzero in any of its samples (the masks are kept in s.nonzero for the
-// backward pass). A last partial tile of samples reads zero-padded copies from s.tail_pixels.
+// vectors that are nonzero in any of its samples (the masks, the caller's `known` ones or else
+// computed into s.nonzero, are left in s.block_nonzero for the backward pass). A last partial tile of samples reads zero-padded copies from s.tail_pixels.
 // The first tile of each sample tile also
 // prefetches the next block's first next_b samples into L2: a block ahead is tens of thousands of
 // cycles, ample to hide the DRAM latency that the hardware prefetcher alone leaves exposed. Hidden
 // units are walked in panels of 16 tiles so a panel's W1 rows (≤ 250 KiB) stay in L2 while every
 // sample tile passes over them.
 template <int HT, int W>
-void forward_layer1(const Packed& net, const std::uint8_t* pixels, std::size_t b, std::size_t next_b, Scratch& s) {
+void forward_layer1(const Packed& net, const std::uint8_t* pixels, const std::uint64_t* known, std::size_t b,
+                    std::size_t next_b, Scratch& s) {
     constexpr auto ht = static_cast<std::size_t>(HT), width = static_cast<std::size_t>(W);
     static_assert(width <= kMaxTileWidth && kBlock % width == 0, "tiles must divide the block");
     const std::size_t full = b / width * width;
@@ -182,14 +184,18 @@ void forward_layer1(const Packed& net, const std::uint8_t* pixels, std::size_t b
         std::fill(s.tail_pixels.begin() + static_cast<std::ptrdiff_t>((b - full) * kRow), s.tail_pixels.end(),
                   std::uint8_t{0});
     }
-    for (std::size_t j = 0; j < b; ++j) s.nonzero[j] = kernels::nonzero_vectors(pixels + j * kRow);
+    if (known == nullptr) {
+        for (std::size_t j = 0; j < b; ++j) s.nonzero[j] = kernels::nonzero_vectors(pixels + j * kRow);
+        known = s.nonzero.data();
+    }
+    s.block_nonzero = known;
     const std::size_t panel = 16 * ht;
     for (std::size_t p = 0; p < net.padded; p += panel) {
         const std::size_t panel_end = std::min(p + panel, net.padded);
         for (std::size_t j = 0; j < b; j += width) {
             const std::uint8_t* src = j < full ? pixels + j * kRow : s.tail_pixels.data();
             std::uint64_t vectors = 0;  // nonzero in any of the tile's samples
-            for (std::size_t i = j; i < std::min(j + width, b); ++i) vectors |= s.nonzero[i];
+            for (std::size_t i = j; i < std::min(j + width, b); ++i) vectors |= known[i];
             std::size_t h = p;
             if (p == 0 && j < next_b) {
                 // The first tile also prefetches the same samples of the next block.
@@ -216,7 +222,7 @@ void backward_layer1(const Packed& net, const float* dZ1, const std::uint8_t* pi
     // every tile of hidden units in the column over just those.
     auto column = [&](std::size_t v, std::size_t w, auto tile) {
         const std::uint64_t bits = ((std::uint64_t{1} << w) - 1) << v;
-        const std::size_t count = kernels::select_samples(s.nonzero.data(), b, bits, s.samples.data());
+        const std::size_t count = kernels::select_samples(s.block_nonzero, b, bits, s.samples.data());
         for (std::size_t h = 0; h < net.padded; h += ht)
             tile(dW1 + h * kRow + v * kLanes, dZ1 + h * kBlock, kBlock, pixels + v * kLanes, s.samples.data(), count,
                  first);
@@ -349,8 +355,9 @@ void accumulate_dW2(const Packed& net, Scratch& s, std::size_t b) {
 // With `out`, leaves the chunk's unscaled gradient sums there. The totals are written once at the
 // end (threads' chunk_totals share cache lines).
 template <int HT, int W>
-void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t begin,
-               std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions, BatchTotals& chunk_totals) {
+void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t* labels, const std::uint64_t* nonzero,
+               std::size_t begin, std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions,
+               BatchTotals& chunk_totals) {
     BatchTotals totals;
     if (out != nullptr) {
         s.dW2_lanes.set_zero();
@@ -360,7 +367,7 @@ void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t
     for (std::size_t j = begin; j < end; j += kBlock) {
         const std::size_t b = std::min(kBlock, end - j);
         const std::size_t next_b = j + kBlock < end ? std::min(kBlock, end - j - kBlock) : 0;
-        forward_layer1<HT, W>(net, pixels + j * kRow, b, next_b, s);
+        forward_layer1<HT, W>(net, pixels + j * kRow, nonzero != nullptr ? nonzero + j : nullptr, b, next_b, s);
         head_block(net, s, labels != nullptr ? labels + j : nullptr, b, out != nullptr,
                    predictions != nullptr ? predictions + j : nullptr, totals);
         if (out == nullptr) continue;
@@ -377,12 +384,13 @@ void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t
 }
 
 // Dispatches to the instantiation for the hidden size's tile (the shapes of tile_for).
-void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t begin,
-               std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions, BatchTotals& totals) {
+void run_chunk(const Packed& net, const std::uint8_t* pixels, const std::uint8_t* labels, const std::uint64_t* nonzero,
+               std::size_t begin, std::size_t end, Scratch& s, ChunkResult* out, std::uint8_t* predictions,
+               BatchTotals& totals) {
     switch (tile_for(net.hidden).units) {
-        case 10: return run_chunk<10, 2>(net, pixels, labels, begin, end, s, out, predictions, totals);
-        case 5: return run_chunk<5, 4>(net, pixels, labels, begin, end, s, out, predictions, totals);
-        default: return run_chunk<4, 4>(net, pixels, labels, begin, end, s, out, predictions, totals);
+        case 10: return run_chunk<10, 2>(net, pixels, labels, nonzero, begin, end, s, out, predictions, totals);
+        case 5: return run_chunk<5, 4>(net, pixels, labels, nonzero, begin, end, s, out, predictions, totals);
+        default: return run_chunk<4, 4>(net, pixels, labels, nonzero, begin, end, s, out, predictions, totals);
     }
 }
 
@@ -625,6 +633,12 @@ void forward(const Params& params, const Eigen::Ref<const Eigen::MatrixXf>& X, E
     softmax_columns(P);
 }
 
+std::vector<std::uint64_t> nonzero_vector_masks(const std::uint8_t* pixels, std::size_t m) {
+    std::vector<std::uint64_t> masks(m);
+    for (std::size_t j = 0; j < m; ++j) masks[j] = kernels::nonzero_vectors(pixels + j * kRow);
+    return masks;
+}
+
 std::size_t chunk_count(std::size_t m) {
     return std::clamp<std::size_t>(m / kMinChunkColumns, 1, kMaxChunks);
 }
@@ -683,7 +697,7 @@ BatchEngine::~BatchEngine() = default;
 int BatchEngine::threads() const { return impl_->threads; }
 
 BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
-                                   std::size_t m, Gradients& grads) {
+                                   std::size_t m, Gradients& grads, const std::uint64_t* nonzero) {
     if (m == 0) throw UsageError("cannot compute gradients over zero samples");
     Impl& impl = *impl_;
     impl.check(params);
@@ -692,7 +706,7 @@ BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pix
     const std::size_t count = chunk_count(m);
     impl.for_each_task(count, [&](std::size_t c, int t) {
         const auto [begin, end] = chunk_range(m, count, c);
-        run_chunk(impl.net, pixels, labels, begin, end, impl.scratch[static_cast<std::size_t>(t)], &impl.chunks[c],
+        run_chunk(impl.net, pixels, labels, nonzero, begin, end, impl.scratch[static_cast<std::size_t>(t)], &impl.chunks[c],
                   nullptr, impl.chunk_totals[c]);
     });
 
@@ -748,7 +762,7 @@ BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pix
 }
 
 BatchTotals BatchEngine::evaluate(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
-                                  std::size_t m, std::uint8_t* predictions) {
+                                  std::size_t m, std::uint8_t* predictions, const std::uint64_t* nonzero) {
     if (m == 0) return BatchTotals{};
     Impl& impl = *impl_;
     impl.check(params);
@@ -756,7 +770,7 @@ BatchTotals BatchEngine::evaluate(const Params& params, const std::uint8_t* pixe
     const std::size_t count = chunk_count(m);
     impl.for_each_task(count, [&](std::size_t c, int t) {
         const auto [begin, end] = chunk_range(m, count, c);
-        run_chunk(impl.net, pixels, labels, begin, end, impl.scratch[static_cast<std::size_t>(t)], nullptr,
+        run_chunk(impl.net, pixels, labels, nonzero, begin, end, impl.scratch[static_cast<std::size_t>(t)], nullptr,
                   predictions, impl.chunk_totals[c]);
     });
     return impl.sum_totals(count);

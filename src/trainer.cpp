@@ -129,6 +129,10 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     std::int64_t order_epoch = -1;
     std::vector<std::uint8_t> batch_pixels(mini_batch ? batch * kPixels : 0);
     std::vector<std::uint8_t> batch_labels(mini_batch ? batch : 0);
+    // The engine's zero-vector masks, computed once per data set instead of on every step.
+    const std::vector<std::uint64_t> train_masks = nonzero_vector_masks(train.pixels.data(), n);
+    const std::vector<std::uint64_t> holdout_masks = nonzero_vector_masks(holdout.pixels.data(), holdout.rows);
+    std::vector<std::uint64_t> batch_masks(mini_batch ? batch : 0);
 
     const bool has_holdout = holdout.rows > 0 && holdout.has_labels();
     const bool show_lr = options.lr_decay != LrDecay::None;
@@ -143,6 +147,7 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     for (std::int64_t s = first; s < end; ++s) {
         const std::uint8_t* pixels = train.pixels.data();
         const std::uint8_t* labels = train.labels.data();
+        const std::uint64_t* masks = train_masks.data();
         std::size_t m = n;
         if (mini_batch) {
             // Step s is batch s mod spe of epoch s / spe; rows [p·B, min((p+1)·B, n)) of its order.
@@ -157,12 +162,14 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
                 const std::size_t row = order[begin + j];
                 std::memcpy(batch_pixels.data() + j * kPixels, train.sample(row), kPixels);
                 batch_labels[j] = train.labels[row];
+                batch_masks[j] = train_masks[row];
             }
             pixels = batch_pixels.data();
             labels = batch_labels.data();
+            masks = batch_masks.data();
         }
 
-        const BatchTotals totals = engine.gradients(params, pixels, labels, m, grads);
+        const BatchTotals totals = engine.gradients(params, pixels, labels, m, grads, masks);
         const double loss = totals.loss_sum / static_cast<double>(m);
         if (!std::isfinite(loss)) diverged(s, mini_batch, spe, loss, options.alpha);
         window.add(totals);
@@ -180,7 +187,8 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
                 mini_batch ? shown_accuracy : static_cast<double>(totals.correct) / static_cast<double>(m);
             entry.learning_rate = lr;
             if (has_holdout) {
-                const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows);
+                const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows,
+                                                      nullptr, holdout_masks.data());
                 entry.has_holdout = true;
                 entry.holdout_loss = h.loss_sum / static_cast<double>(holdout.rows);
                 entry.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(holdout.rows);
@@ -224,7 +232,8 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     result.total_steps = state.step;
     result.epochs = static_cast<double>(state.step) / static_cast<double>(spe);
     result.loop_seconds = seconds_since(start);
-    const BatchTotals final_train = engine.evaluate(params, train.pixels.data(), train.labels.data(), n);
+    const BatchTotals final_train = engine.evaluate(params, train.pixels.data(), train.labels.data(), n, nullptr,
+                                                    train_masks.data());
     result.loss = final_train.loss_sum / static_cast<double>(n);
     if (!std::isfinite(result.loss)) {
         throw DivergenceError("training diverged after the last iteration: the loss is not finite; try a smaller "

@@ -380,6 +380,29 @@ TEST(FastPath, PixelsZeroInEverySampleGetExactlyZeroWeightGradient) {
     }
 }
 
+TEST(FastPath, PrecomputedMasksGiveTheSameResultsBitForBit) {
+    const Batch batch = sparse_batch(777, 12);
+    const std::vector<std::uint64_t> masks = nonzero_vector_masks(batch.pixels.data(), batch.m);
+    ASSERT_EQ(masks.size(), batch.m);
+    EXPECT_EQ(masks[3], 0u);                                // a blank sample
+    EXPECT_EQ(masks[0] & ((std::uint64_t{1} << 7) - 1), 0u);  // the top margin
+    const Params p = init_params(13, Activation::ReLU, Init::He, 6);
+    BatchEngine engine(13, 2);
+    Gradients computed(13), given(13);
+    const BatchTotals t1 = engine.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, computed);
+    const BatchTotals t2 = engine.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, given, masks.data());
+    EXPECT_EQ(t1.loss_sum, t2.loss_sum);
+    EXPECT_TRUE((computed.dW1.array() == given.dW1.array()).all());
+    EXPECT_TRUE((computed.db1.array() == given.db1.array()).all());
+    EXPECT_TRUE((computed.dW2.array() == given.dW2.array()).all());
+    std::vector<std::uint8_t> pred1(batch.m), pred2(batch.m);
+    const BatchTotals e1 = engine.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m, pred1.data());
+    const BatchTotals e2 =
+        engine.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m, pred2.data(), masks.data());
+    EXPECT_EQ(e1.loss_sum, e2.loss_sum);
+    EXPECT_EQ(pred1, pred2);
+}
+
 TEST(FastPath, MatchesReferenceForTinyBatches) {
     // Fewer samples than a tile, a lane group and a block: every tail path at once.
     for (std::size_t m : {1u, 2u, 3u, 17u, 49u}) check_fast_path(10, Activation::ReLU, m, 2);

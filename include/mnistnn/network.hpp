@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mnistnn/images.hpp"
 
@@ -93,12 +94,15 @@ public:
     //   dZ2 = (P − Y)/m (10×m)         dW2 = dZ2·A1ᵀ (10×H)    db2 = Σ_j dZ2[:, j] (10)
     //   dZ1 = (W2ᵀ·dZ2) ⊙ g′(Z1) (H×m)  dW1 = dZ1·Xᵀ (H×784)    db1 = Σ_j dZ1[:, j] (H)
     // The 1/m is applied once to the summed gradients. Returns the forward pass's totals.
+    // `nonzero`, when given, must be nonzero_vector_masks(pixels, m): the engine then skips
+    // computing the masks itself (worth it when the same data is passed on every step).
     BatchTotals gradients(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
-                          std::size_t m, Gradients& grads);
+                          std::size_t m, Gradients& grads, const std::uint64_t* nonzero = nullptr);
 
-    // Forward pass only: totals (labels may be null: then only rows is set) and optionally each column's predicted class.
+    // Forward pass only: totals (labels may be null: then only rows is set) and optionally each
+    // column's predicted class. `nonzero` as for gradients().
     BatchTotals evaluate(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
-                         std::size_t m, std::uint8_t* predictions = nullptr);
+                         std::size_t m, std::uint8_t* predictions = nullptr, const std::uint64_t* nonzero = nullptr);
 
     int threads() const;
 
@@ -106,6 +110,10 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// For each of m samples (784 bytes each), bit v (v < 49) set iff its pixels 16v … 16v + 15 are not
+// all zero: the vectors BatchEngine works on.
+std::vector<std::uint64_t> nonzero_vector_masks(const std::uint8_t* pixels, std::size_t m);
 
 // Number of chunks m samples are cut into (a function of m only; see BatchEngine).
 std::size_t chunk_count(std::size_t m);
