@@ -8,9 +8,9 @@
 // the two builds in the last bits; within one build every helper is a fixed sequence of operations,
 // so results never depend on the thread count. No helper reassociates sums: every reduction order
 // is written out.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 
 #if defined(__AVX512F__)

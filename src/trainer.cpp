@@ -241,7 +241,8 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     }
     result.train_accuracy = static_cast<double>(final_train.correct) / static_cast<double>(n);
     if (has_holdout) {
-        const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows);
+        const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows,
+                                              nullptr, holdout_masks.data());
         result.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(holdout.rows);
         result.holdout_loss = h.loss_sum / static_cast<double>(holdout.rows);
     }
