@@ -145,7 +145,7 @@ struct Scratch {
     std::vector<std::uint8_t> tail_pixels;  // a block's last, partial sample tile, zero-padded
     std::vector<std::uint64_t> nonzero;     // kBlock: each sample's nonzero pixel vectors (kernels::nonzero_vectors)
     const std::uint64_t* block_nonzero = nullptr;  // the block's masks: nonzero.data(), or the caller's
-    std::vector<std::uint32_t> samples;     // kBlock: the block's samples with nonzero pixels in a backward tile column
+    std::vector<std::uint32_t> samples;     // kBlock + 16: a backward tile column's samples with nonzero pixels there
     // (Everything written during a pass lives on the heap, apart from the other threads' scratch.)
 
     explicit Scratch(const Packed& net)
@@ -218,8 +218,8 @@ void backward_layer1(const Packed& net, const float* dZ1, const std::uint8_t* pi
                      Scratch& s, float* dW1) {
     constexpr auto ht = static_cast<std::size_t>(HT), width = static_cast<std::size_t>(W);
     constexpr std::size_t full = kRowVectors / width * width;
-    // Tile column [v, v + w): the samples with any nonzero pixel there, then
-    // every tile of hidden units in the column over just those.
+    // Tile column [v, v + w): the samples with any nonzero pixel there, then every tile of hidden
+    // units in the column over just those.
     auto column = [&](std::size_t v, std::size_t w, auto tile) {
         const std::uint64_t bits = ((std::uint64_t{1} << w) - 1) << v;
         const std::size_t count = kernels::select_samples(s.block_nonzero, b, bits, s.samples.data());
