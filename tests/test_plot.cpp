@@ -11,25 +11,11 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mnistnn/error.hpp"
 #include "test_util.hpp"
-
-// stb_image (decoder) is compiled into this test only, to read back the PNGs we write.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#define STBI_ONLY_PNG
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
 
 namespace {
 
@@ -119,14 +105,8 @@ struct Decoded {
 };
 
 Decoded decode_png(const std::string& bytes) {
-    Decoded d;
-    int channels = 0;
-    stbi_uc* pixels = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
-                                            &d.width, &d.height, &channels, 3);
-    if (pixels == nullptr) throw std::runtime_error("PNG does not decode");
-    d.rgb.assign(pixels, pixels + static_cast<std::size_t>(d.width) * static_cast<std::size_t>(d.height) * 3);
-    stbi_image_free(pixels);
-    return d;
+    mnistnn::test::DecodedPng png = mnistnn::test::decode_png(bytes, 3);
+    return Decoded{png.width, png.height, std::move(png.pixels)};
 }
 
 bool single_line(const std::string& s) {

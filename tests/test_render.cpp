@@ -5,7 +5,6 @@
 #include <array>
 #include <cstdint>
 #include <fstream>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,21 +12,6 @@
 #include "mnistnn/error.hpp"
 #include "mnistnn/images.hpp"
 #include "test_util.hpp"
-
-// stb_image (decoder) is compiled into this test only, to read back the PNGs we write.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wconversion"
-#pragma GCC diagnostic ignored "-Wsign-conversion"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#define STBI_ONLY_PNG
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
 
 namespace {
 
@@ -58,28 +42,10 @@ std::uint8_t at(const Digit& d, int x, int y) {
     return d[static_cast<std::size_t>(y * kImageSide + x)];
 }
 
-struct Decoded {
-    int width = 0;
-    int height = 0;
-    int channels = 0;  // channels stored in the file
-    std::vector<std::uint8_t> pixels;  // decoded with `channels` bytes per pixel
-};
+using Decoded = mnistnn::test::DecodedPng;
 
 // Decodes a PNG file, keeping its own channel count.
-Decoded decode_png(const std::string& path) {
-    const std::string bytes = read_text(path);
-    Decoded out;
-    std::unique_ptr<stbi_uc, void (*)(void*)> data(
-        stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
-                              static_cast<int>(bytes.size()), &out.width, &out.height,
-                              &out.channels, 0),
-        stbi_image_free);
-    if (!data) throw std::runtime_error("cannot decode " + path + ": " + stbi_failure_reason());
-    out.pixels.assign(data.get(), data.get() + static_cast<std::size_t>(out.width) *
-                                                   static_cast<std::size_t>(out.height) *
-                                                   static_cast<std::size_t>(out.channels));
-    return out;
-}
+Decoded decode_png(const std::string& path) { return mnistnn::test::decode_png(read_text(path)); }
 
 std::vector<std::string> split_lines(const std::string& text) {
     std::vector<std::string> lines;

@@ -13,6 +13,22 @@
 
 #include "mnistnn/model_file.hpp"
 
+// stb_image (the decoder) is compiled into the test helpers only, to read back the PNGs the tool
+// writes; third-party code, so without our warning flags.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_PNG
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+
 namespace mnistnn::test {
 
 TempDir::TempDir() {
@@ -104,6 +120,19 @@ void save_pixel_vote_model(const std::string& path) {
     m.params.b2 = Eigen::VectorXf::Zero(10);
     m.params.activation = Activation::ReLU;
     save_model(path, m);
+}
+
+DecodedPng decode_png(const std::string& bytes, int channels) {
+    DecodedPng out;
+    int in_file = 0;
+    stbi_uc* data = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
+                                          &out.width, &out.height, &in_file, channels);
+    if (data == nullptr) throw std::runtime_error(std::string("PNG does not decode: ") + stbi_failure_reason());
+    out.channels = channels != 0 ? channels : in_file;
+    out.pixels.assign(data, data + static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height) *
+                                       static_cast<std::size_t>(out.channels));
+    stbi_image_free(data);
+    return out;
 }
 
 }  // namespace mnistnn::test

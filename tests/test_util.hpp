@@ -46,6 +46,17 @@ std::size_t count_lines(const std::string& text);
 // The first bytes of every PNG file.
 inline const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
 
+// A PNG read back with stb_image: width×height pixels of `channels` bytes each.
+struct DecodedPng {
+    int width = 0;
+    int height = 0;
+    int channels = 0;
+    std::vector<std::uint8_t> pixels;
+};
+// Decodes PNG file bytes, converted to `channels` bytes per pixel (0: the file's own count);
+// throws std::runtime_error with stb's reason if they do not decode.
+DecodedPng decode_png(const std::string& bytes, int channels = 0);
+
 // Labelled digits that a short training run gets mostly but not all right: row r is class r % 10,
 // which lights a band of pixels, plus pseudo-random noise from a fixed LCG started at `seed`
 // (so the data is the same every run); pixels are clamped to 255.
