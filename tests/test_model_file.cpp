@@ -63,6 +63,8 @@ std::atomic<std::size_t> g_largest_allocation{0};
 namespace mnistnn {
 namespace {
 
+using test::f32le;
+using test::le64;
 using test::read_text;
 using test::TempDir;
 using test::write_text;
@@ -71,20 +73,6 @@ using nlohmann::json;
 
 // ---------------------------------------------------------------------------------------------
 // Building files byte by byte
-
-std::string le64(std::uint64_t v) {
-    std::string s(8, '\0');
-    for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xFF);
-    return s;
-}
-
-std::string f32le(float value) {
-    std::uint32_t bits = 0;
-    std::memcpy(&bits, &value, 4);
-    std::string s(4, '\0');
-    for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((bits >> (8 * i)) & 0xFF);
-    return s;
-}
 
 std::string floats(std::size_t n, float value = 0.25f) {
     const std::string one = f32le(value);

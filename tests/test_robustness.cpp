@@ -40,6 +40,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::count_lines;
+using test::f32le;
+using test::le64;
 using test::read_text;
 using test::TempDir;
 using test::write_text;
@@ -272,20 +274,6 @@ std::string be32(std::uint32_t v) {
 
 // ---------------------------------------------------------------------------------------------
 // Model files, byte by byte: u64 LE header length + JSON header + tensor bytes.
-
-std::string le64(std::uint64_t v) {
-    std::string s(8, '\0');
-    for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xFF);
-    return s;
-}
-
-std::string f32le(float value) {
-    std::uint32_t bits = 0;
-    std::memcpy(&bits, &value, 4);
-    std::string s(4, '\0');
-    for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((bits >> (8 * i)) & 0xFF);
-    return s;
-}
 
 std::string floats(std::size_t n, float value = 0.01f) {
     std::string s(n * 4, '\0');

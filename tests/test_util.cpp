@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -120,6 +121,20 @@ void save_pixel_vote_model(const std::string& path) {
     m.params.b2 = Eigen::VectorXf::Zero(10);
     m.params.activation = Activation::ReLU;
     save_model(path, m);
+}
+
+std::string le64(std::uint64_t v) {
+    std::string s(8, '\0');
+    for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xFF);
+    return s;
+}
+
+std::string f32le(float value) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &value, 4);
+    std::string s(4, '\0');
+    for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((bits >> (8 * i)) & 0xFF);
+    return s;
 }
 
 DecodedPng decode_png(const std::string& bytes, int channels) {

@@ -43,6 +43,11 @@ std::string cli_fixture(const std::string& name);
 // The number of '\n' in text.
 std::size_t count_lines(const std::string& text);
 
+// Little-endian bytes, for files built byte by byte (safetensors models: u64 header length,
+// f32 tensor data).
+std::string le64(std::uint64_t v);
+std::string f32le(float value);
+
 // The first bytes of every PNG file.
 inline const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
 
