@@ -16,24 +16,10 @@ namespace {
 using test::read_text;
 using test::run_cli;
 using test::TempDir;
+using test::tiny_csv;
 using test::write_text;
 
 std::string real_train_csv() { return test::source_path("data/train.csv"); }
-
-// A small labelled CSV whose digits are easy: class k lights up a block of pixels.
-std::string tiny_csv(int rows) {
-    std::ostringstream s;
-    s << "label";
-    for (int i = 0; i < 784; ++i) s << ",pixel" << i;
-    s << '\n';
-    for (int r = 0; r < rows; ++r) {
-        const int label = r % 10;
-        s << label;
-        for (int i = 0; i < 784; ++i) s << ',' << ((i / 78) == label ? 200 + (r % 50) : (r * 7 + i) % 30);
-        s << '\n';
-    }
-    return s.str();
-}
 
 TEST(CliTrain, RealDataReachesSixtyPercentIn200Iterations) {
     ASSERT_TRUE(std::filesystem::exists(real_train_csv()))

@@ -18,23 +18,8 @@ namespace {
 using test::read_text;
 using test::run_cli;
 using test::TempDir;
+using test::tiny_csv;
 using test::write_text;
-
-// A small labelled CSV whose digits are easy: class k lights up a block of pixels.
-std::string tiny_csv(int rows, int variant = 0) {
-    std::ostringstream s;
-    s << "label";
-    for (int i = 0; i < 784; ++i) s << ",pixel" << i;
-    s << '\n';
-    for (int r = 0; r < rows; ++r) {
-        const int label = r % 10;
-        s << label;
-        for (int i = 0; i < 784; ++i)
-            s << ',' << ((i / 78) == label ? 200 + (r % 50) : (r * 7 + i + variant) % 30);
-        s << '\n';
-    }
-    return s.str();
-}
 
 bool same_tensor(const Tensor& a, const Tensor& b) {
     return a.shape == b.shape && a.values.size() == b.values.size() &&

@@ -137,6 +137,21 @@ std::string f32le(float value) {
     return s;
 }
 
+std::string tiny_csv(int rows, int variant) {
+    std::ostringstream s;
+    s << "label";
+    for (int i = 0; i < 784; ++i) s << ",pixel" << i;
+    s << '\n';
+    for (int r = 0; r < rows; ++r) {
+        const int label = r % 10;
+        s << label;
+        for (int i = 0; i < 784; ++i)
+            s << ',' << ((i / 78) == label ? 200 + (r % 50) : (r * 7 + i + variant) % 30);
+        s << '\n';
+    }
+    return s.str();
+}
+
 DecodedPng decode_png(const std::string& bytes, int channels) {
     DecodedPng out;
     int in_file = 0;

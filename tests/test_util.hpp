@@ -62,6 +62,11 @@ struct DecodedPng {
 // throws std::runtime_error with stb's reason if they do not decode.
 DecodedPng decode_png(const std::string& bytes, int channels = 0);
 
+// A small labelled Kaggle CSV whose digits are easy: class r % 10 of row r lights up a block of
+// pixels over a faint background; `variant` shifts the background, giving different data of the
+// same shape.
+std::string tiny_csv(int rows, int variant = 0);
+
 // Labelled digits that a short training run gets mostly but not all right: row r is class r % 10,
 // which lights a band of pixels, plus pseudo-random noise from a fixed LCG started at `seed`
 // (so the data is the same every run); pixels are clamped to 255.
