@@ -260,6 +260,12 @@ const ConfigField& train_config_field(const std::string& name) {
 void validate(const TrainConfig& config) {
     if (config.lr_decay == LrDecay::Step && config.lr_step_every < 1)
         throw ConfigError({"lr_decay", "lr_step_every"}, "{0} step needs {1} N (the steps between decays)");
+    // Each field's own range, by the same check that reads it from options and metadata.
+    for (const ConfigField& f : train_config_fields()) {
+        if (f.kind == FieldKind::Text || !f.applies(config)) continue;
+        const std::string problem = f.check(f.get(config));
+        if (!problem.empty()) throw ConfigError({f.name}, "{0}: " + problem);
+    }
 }
 
 std::map<std::string, std::string> config_metadata(const TrainConfig& config) {

@@ -64,8 +64,6 @@ std::uint64_t epoch_shuffle_seed(std::uint64_t seed, std::int64_t epoch) {
 TrainResult train_network(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
                           TrainState& state, TrainObserver* observer) {
     if (!train.has_labels() || train.rows == 0) throw UsageError("training needs labelled rows");
-    if (!(options.alpha > 0.0) || !std::isfinite(options.alpha))
-        throw ConfigError({"alpha"}, "{0} must be a finite number > 0, got " + format_number(options.alpha));
     if (options.iters < 0) throw UsageError("the number of steps to run must be ≥ 0");
     if (options.epochs < 0) throw UsageError("the number of epochs to run must be ≥ 0");
     if (options.log_every < 0) throw UsageError("the log interval must be ≥ 0");

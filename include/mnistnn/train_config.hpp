@@ -99,8 +99,8 @@ const std::vector<ConfigField>& train_config_fields();
 // The field with this name; throws std::out_of_range for an unknown name (a programming error).
 const ConfigField& train_config_field(const std::string& name);
 
-// Checks what no single field can: settings that need each other (step decay needs
-// lr_step_every). Each field's own range is checked by its set(). Throws ConfigError.
+// Checks a whole configuration: settings that need each other (step decay needs lr_step_every),
+// then every field that applies against its own check (the one set() uses). Throws ConfigError.
 void validate(const TrainConfig& config);
 
 // The recorded fields that apply, as metadata (key → text).
