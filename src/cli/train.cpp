@@ -13,6 +13,7 @@
 #include "mnistnn/error.hpp"
 #include "mnistnn/model_file.hpp"
 #include "mnistnn/model_record.hpp"
+#include "mnistnn/train_log.hpp"
 #include "mnistnn/trainer.hpp"
 #include "train_report.hpp"
 
@@ -168,7 +169,7 @@ TrainResult train_with_console(const TrainCommand& o, TrainConfig& config, const
     StopOnSignal stop_on_signal;
     const TrainResult result = train_network(start.params, data.train, data.holdout, options, start.state, &observer);
     if (config.lr_decay == LrDecay::Cosine) config.lr_total_steps = result.lr_total_steps;
-    if (!o.log_csv.empty()) write_log_csv(o.log_csv, observer.entries());
+    if (!o.log_csv.empty()) write_train_log_csv(o.log_csv, observer.entries());
     return result;
 }
 

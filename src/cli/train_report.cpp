@@ -8,7 +8,6 @@
 #include <ostream>
 
 #include "cli.hpp"
-#include "mnistnn/atomic_file.hpp"
 #include "mnistnn/format.hpp"
 
 namespace mnistnn::cli {
@@ -112,19 +111,6 @@ void print_banner(const TrainConfig& c, std::size_t train_rows, std::size_t hold
     out << ", ";
     if (run.epochs > 0) out << run.epochs << (run.epochs == 1 ? " epoch = " : " epochs = ");
     out << to_run << " iterations\n";
-}
-
-void write_log_csv(const std::string& path, const std::vector<TrainLogEntry>& entries) {
-    write_file_atomically(path, [&](std::ostream& out) {
-        out << "step,epoch,seconds,loss,train_accuracy,holdout_accuracy,holdout_loss\n";
-        for (const TrainLogEntry& e : entries) {
-            out << e.iteration << ',' << format_number(e.epoch) << ',' << format_number(e.seconds) << ','
-                << format_number(e.loss) << ',' << format_number(e.train_accuracy) << ',';
-            if (e.has_holdout) out << format_number(e.holdout_accuracy) << ',' << format_number(e.holdout_loss);
-            else out << ',';
-            out << '\n';
-        }
-    });
 }
 
 void print_result(const TrainSummary& s, bool json) {

@@ -54,9 +54,6 @@ std::string format_log_line(const TrainLogEntry& e, bool mini_batch, bool show_l
 void print_banner(const TrainConfig& config, std::size_t train_rows, std::size_t holdout_rows,
                   const RunSettings& run, std::int64_t to_run, std::int64_t first_step, const std::string& resumed_from);
 
-// Writes the logged steps as CSV (step,epoch,seconds,loss,train_accuracy,holdout_accuracy,holdout_loss).
-void write_log_csv(const std::string& path, const std::vector<TrainLogEntry>& entries);
-
 struct TrainSummary {
     const TrainResult& result;
     const TrainConfig& config;
