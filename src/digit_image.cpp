@@ -69,10 +69,10 @@ struct InkRun {
     int hi = -1;
 };
 
-InkRun ink_run(const InkLevels& levels) {
+InkRun ink_run(const InkLevels& levels, float min_ink) {
     InkRun run;
     for (int g = 0; g < 256; ++g) {
-        if (levels.ink[static_cast<std::size_t>(g)] > 0.0f) {
+        if (levels.ink[static_cast<std::size_t>(g)] > min_ink) {
             run.lo = std::min(run.lo, g);
             run.hi = g;
         }
@@ -82,21 +82,22 @@ InkRun ink_run(const InkLevels& levels) {
 
 bool decide_inversion(int background, const Extremes& e) { return background - e.darkest > e.lightest - background; }
 
-// Linear area-averaging taps: output i covers source [i·s, (i+1)·s) clipped to [0, length).
+// Area-averaging taps: output i covers the source interval [start + i·s, start + (i + 1)·s),
+// clipped to [0, length); each covered source pixel weighs its covered length / s.
 struct Taps {
-    std::vector<int> first;             // per output: index into src/weight
+    std::vector<int> first;     // per output: where its taps start in src/weight (plus an end mark)
     std::vector<int> src;
-    std::vector<float> weight;          // covered fraction / s: the taps of an interior output sum to 1
+    std::vector<float> weight;
 };
 
-Taps area_taps(int length, int outputs, double s) {
+Taps area_taps(int length, int outputs, double s, double start) {
     Taps taps;
     taps.first.reserve(static_cast<std::size_t>(outputs) + 1);
     for (int i = 0; i < outputs; ++i) {
         taps.first.push_back(static_cast<int>(taps.src.size()));
-        const double lo = i * s;
-        const double hi = std::min((i + 1) * s, static_cast<double>(length));
-        for (int k = static_cast<int>(std::floor(lo)); k < length && k < hi; ++k) {
+        const double lo = std::max(start + i * s, 0.0);
+        const double hi = std::min(start + (i + 1) * s, static_cast<double>(length));
+        for (int k = static_cast<int>(std::floor(lo)); k < hi; ++k) {
             const double overlap = std::min(k + 1.0, hi) - std::max(static_cast<double>(k), lo);
             if (overlap <= 0) continue;
             taps.src.push_back(k);
@@ -132,8 +133,8 @@ InkLevels ink_levels(const GreyImage& image, Invert invert, const std::string& n
     return levels;
 }
 
-InkBox ink_bounding_box(const GreyImage& image, const InkLevels& levels) {
-    const InkRun run = ink_run(levels);
+InkBox ink_bounding_box(const GreyImage& image, const InkLevels& levels, float min_ink) {
+    const InkRun run = ink_run(levels, min_ink);
     const auto is_ink = [&](std::uint8_t g) { return g >= run.lo && g <= run.hi; };
     int x0 = image.width, y0 = image.height, x1 = -1, y1 = -1;
     for (int y = 0; y < image.height; ++y) {
@@ -153,40 +154,53 @@ InkBox ink_bounding_box(const GreyImage& image, const InkLevels& levels) {
     return {x0, y0, x1 - x0 + 1, y1 - y0 + 1};
 }
 
-InkImage fit_ink(const GreyImage& image, const InkLevels& levels, const InkBox& box, int side) {
-    const double s = static_cast<double>(std::max(box.width, box.height)) / side;
+InkImage area_resample(const GreyImage& image, const InkLevels& levels, const Resampling& r) {
     InkImage out;
-    out.width = std::clamp(static_cast<int>(std::ceil(box.width / s - 1e-9)), 1, side);
-    out.height = std::clamp(static_cast<int>(std::ceil(box.height / s - 1e-9)), 1, side);
-    const Taps across = area_taps(box.width, out.width, s);
-    const Taps down = area_taps(box.height, out.height, s);
+    out.width = r.width;
+    out.height = r.height;
+    const Taps across = area_taps(image.width, out.width, r.scale, r.x);
+    const Taps down = area_taps(image.height, out.height, r.scale, r.y);
+    const auto at = [](const std::vector<int>& v, int i) { return v[static_cast<std::size_t>(i)]; };
+    const auto w = static_cast<std::size_t>(out.width);
+    out.ink.assign(w * static_cast<std::size_t>(out.height), 0.0f);
+    if (down.src.empty()) return out;
 
-    // Horizontal pass: every row of the box → out.width averages.
-    std::vector<float> rows(static_cast<std::size_t>(box.height) * static_cast<std::size_t>(out.width));
-    for (int y = 0; y < box.height; ++y) {
-        const std::uint8_t* src = image.pixels.data() +
-                                  static_cast<std::size_t>(box.y + y) * static_cast<std::size_t>(image.width) +
-                                  static_cast<std::size_t>(box.x);
-        float* dst = rows.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(out.width);
+    // Horizontal pass over the source rows the vertical taps use: each → out.width averages.
+    const int row0 = down.src.front(), row1 = down.src.back();
+    std::vector<float> rows(static_cast<std::size_t>(row1 - row0 + 1) * w);
+    for (int y = row0; y <= row1; ++y) {
+        const std::uint8_t* src = image.pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(image.width);
+        float* dst = rows.data() + static_cast<std::size_t>(y - row0) * w;
         for (int i = 0; i < out.width; ++i) {
             float sum = 0.0f;
-            for (int t = across.first[static_cast<std::size_t>(i)]; t < across.first[static_cast<std::size_t>(i) + 1]; ++t) {
-                sum += across.weight[static_cast<std::size_t>(t)] * levels.ink[src[across.src[static_cast<std::size_t>(t)]]];
+            for (int t = at(across.first, i); t < at(across.first, i + 1); ++t) {
+                sum += across.weight[static_cast<std::size_t>(t)] * levels.ink[src[at(across.src, t)]];
             }
             dst[i] = sum;
         }
     }
     // Vertical pass.
-    out.ink.assign(static_cast<std::size_t>(out.width) * static_cast<std::size_t>(out.height), 0.0f);
     for (int j = 0; j < out.height; ++j) {
-        float* dst = out.ink.data() + static_cast<std::size_t>(j) * static_cast<std::size_t>(out.width);
-        for (int t = down.first[static_cast<std::size_t>(j)]; t < down.first[static_cast<std::size_t>(j) + 1]; ++t) {
-            const float w = down.weight[static_cast<std::size_t>(t)];
-            const float* src = rows.data() + static_cast<std::size_t>(down.src[static_cast<std::size_t>(t)]) * static_cast<std::size_t>(out.width);
-            for (int i = 0; i < out.width; ++i) dst[i] += w * src[i];
+        float* dst = out.ink.data() + static_cast<std::size_t>(j) * w;
+        for (int t = at(down.first, j); t < at(down.first, j + 1); ++t) {
+            const float weight = down.weight[static_cast<std::size_t>(t)];
+            const float* src = rows.data() + static_cast<std::size_t>(at(down.src, t) - row0) * w;
+            for (std::size_t i = 0; i < w; ++i) dst[i] += weight * src[i];
         }
     }
     return out;
+}
+
+double fit_scale(const InkBox& box, int side) { return static_cast<double>(std::max(box.width, box.height)) / side; }
+
+InkImage fit_ink(const GreyImage& image, const InkLevels& levels, const InkBox& box, int side) {
+    Resampling r;
+    r.scale = fit_scale(box, side);
+    r.x = box.x;
+    r.y = box.y;
+    r.width = std::clamp(static_cast<int>(std::ceil(box.width / r.scale - 1e-9)), 1, side);
+    r.height = std::clamp(static_cast<int>(std::ceil(box.height / r.scale - 1e-9)), 1, side);
+    return area_resample(image, levels, r);
 }
 
 std::array<double, 2> centre_of_mass(const InkImage& image) {
@@ -203,32 +217,29 @@ std::array<double, 2> centre_of_mass(const InkImage& image) {
     return {sx / total, sy / total};
 }
 
-DigitPixels place_in_field(const InkImage& fitted) {
-    const auto [cx, cy] = centre_of_mass(fitted);
-    const double centre = kImageSide / 2;  // 14, where MNIST puts its centres of mass
-    const double dx = centre - cx, dy = centre - cy;
-    const int kx = static_cast<int>(std::floor(dx)), ky = static_cast<int>(std::floor(dy));
-    const double tx = dx - kx, ty = dy - ky;
-
-    std::array<double, kPixels> field{};
-    const auto add = [&](int x, int y, double v) {
-        if (x >= 0 && x < kImageSide && y >= 0 && y < kImageSide) field[static_cast<std::size_t>(y * kImageSide + x)] += v;
-    };
-    for (int y = 0; y < fitted.height; ++y) {
-        for (int x = 0; x < fitted.width; ++x) {
-            const double v = fitted.at(x, y);
-            if (v == 0.0) continue;
-            add(x + kx, y + ky, v * (1 - tx) * (1 - ty));
-            add(x + kx + 1, y + ky, v * tx * (1 - ty));
-            add(x + kx, y + ky + 1, v * (1 - tx) * ty);
-            add(x + kx + 1, y + ky + 1, v * tx * ty);
-        }
+DigitPixels centre_in_field(const GreyImage& image, const InkLevels& levels, const InkBox& box) {
+    constexpr double kCentre = kImageSide / 2;  // 14, where MNIST puts its centres of mass
+    Resampling r;
+    r.scale = fit_scale(box, kDigitBox);
+    r.width = r.height = kImageSide;
+    // Start from the fitted digit's centre of mass, then correct the position by what the resampled
+    // field shows (each correction moves it by the residual; two or three passes reach 0.01 px).
+    const auto [fx, fy] = centre_of_mass(fit_ink(image, levels, box));
+    r.x = box.x - (kCentre - fx) * r.scale;
+    r.y = box.y - (kCentre - fy) * r.scale;
+    InkImage field = area_resample(image, levels, r);
+    for (int pass = 0; pass < 4; ++pass) {
+        const auto [cx, cy] = centre_of_mass(field);
+        if (std::abs(cx - kCentre) < 0.01 && std::abs(cy - kCentre) < 0.01) break;
+        r.x -= (kCentre - cx) * r.scale;
+        r.y -= (kCentre - cy) * r.scale;
+        field = area_resample(image, levels, r);
     }
-    const double peak = *std::max_element(field.begin(), field.end());
-    DigitPixels out{};
+    const float peak = *std::max_element(field.ink.begin(), field.ink.end());
     const double gain = peak > 0 ? 255.0 / peak : 0.0;
+    DigitPixels out{};
     for (std::size_t i = 0; i < out.size(); ++i) {
-        out[i] = static_cast<std::uint8_t>(std::clamp(std::lround(field[i] * gain), 0L, 255L));
+        out[i] = static_cast<std::uint8_t>(std::clamp(std::lround(field.ink[i] * gain), 0L, 255L));
     }
     return out;
 }
@@ -248,9 +259,9 @@ DigitPixels normalize_grey_image(const GreyImage& image, const std::string& name
         return out;
     }
     const InkLevels levels = ink_levels(image, options.invert, name);
-    const InkBox box = ink_bounding_box(image, levels);
+    const InkBox box = ink_bounding_box(image, levels, kBoxInk);
     if (box.width == 0) no_ink(name);
-    return place_in_field(fit_ink(image, levels, box));
+    return centre_in_field(image, levels, box);
 }
 
 DigitPixels normalize_digit_image(const std::uint8_t* data, std::size_t size, const std::string& name,

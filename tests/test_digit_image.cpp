@@ -226,18 +226,49 @@ TEST(CentreOfMass, HandComputed) {
 }
 
 TEST(CentreOfMass, SubPixelShiftIsResampledNotRounded) {
-    // Two pixels (ink 255, 255): centre x 0.5 → shift 13.5 → split between columns 13, 14, 15.
-    InkImage image;
-    image.width = 2;
-    image.height = 1;
-    image.ink = {255, 255};
-    const DigitPixels d = place_in_field(image);
-    EXPECT_EQ(d[14 * 28 + 13], 128);  // 127.5 → scaled so the peak (255 at column 14) is 255
-    EXPECT_EQ(d[14 * 28 + 14], 255);
-    EXPECT_EQ(d[14 * 28 + 15], 128);
+    // A 2×2 ink square: s = 2/20 = 0.1, so it becomes 20×20 with its centre of mass at 9.5; the
+    // field is resampled from x = −4.5 · 0.1: columns 4 and 24 are half covered (127.5 → 128),
+    // 5 … 23 fully (255). Rounding the shift would have given 20 full columns, off by 0.5.
+    GreyImage g = grey(2, 2, 255);
+    InkLevels levels = identity_levels();
+    const DigitPixels d = centre_in_field(g, levels, InkBox{0, 0, 2, 2});
+    EXPECT_EQ(d[14 * 28 + 3], 0);
+    EXPECT_EQ(d[14 * 28 + 4], 128);
+    EXPECT_EQ(d[14 * 28 + 5], 255);
+    EXPECT_EQ(d[14 * 28 + 23], 255);
+    EXPECT_EQ(d[14 * 28 + 24], 128);
+    EXPECT_EQ(d[14 * 28 + 25], 0);
+    EXPECT_EQ(d[4 * 28 + 14], 128);
     const auto c = com(d);
     EXPECT_NEAR(c[0], 14.0, 1e-9);
     EXPECT_NEAR(c[1], 14.0, 1e-9);
+}
+
+TEST(CentreOfMass, FaintInkAroundTheBoxIsKeptButNotFitted) {
+    // Ink 255 in a 40-px-tall bar with a faint (ink 60) one-pixel halo: the box is the bar, the
+    // halo survives around it at a twentieth of a pixel per source pixel (40 px → 20 px).
+    GreyImage g = grey(60, 60, 0);
+    fill_rect(g, 19, 9, 12, 42, 60);
+    fill_rect(g, 20, 10, 10, 40, 255);
+    const InkLevels levels = identity_levels();
+    const InkBox box = ink_bounding_box(g, levels, kBoxInk);
+    EXPECT_EQ(box.x, 20);
+    EXPECT_EQ(box.y, 10);
+    EXPECT_EQ(box.width, 10);
+    EXPECT_EQ(box.height, 40);
+    EXPECT_EQ(ink_bounding_box(g, levels).height, 42);  // any ink at all
+    const DigitPixels d = centre_in_field(g, levels, box);
+    // The bar spans field rows [4.5, 24.5) (20 rows, centre of mass on row 14), the halo half a row
+    // beyond each end: rows 4 … 24 have ink, and the end rows more than without the halo.
+    GreyImage bare = grey(60, 60, 0);
+    fill_rect(bare, 20, 10, 10, 40, 255);
+    const DigitPixels b = centre_in_field(bare, levels, box);
+    int rows = 0;
+    for (int y = 0; y < 28; ++y) rows += d[static_cast<std::size_t>(y * 28 + 14)] > 0;
+    EXPECT_EQ(rows, 21);
+    EXPECT_EQ(b[4 * 28 + 14], 128);
+    EXPECT_EQ(d[4 * 28 + 14], 158);  // (127.5 + 60 · 0.5) of 255, as the bar's core stays 255
+    EXPECT_EQ(d[24 * 28 + 14], 158);
 }
 
 TEST(CentreOfMass, WholePipelinePutsItAt14And14) {

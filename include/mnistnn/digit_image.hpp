@@ -50,6 +50,10 @@ constexpr int kDigitBox = 20;  // the ink's longest side in the 28×28 field
 // Ink below this fraction of the ink's range (background → strongest ink) is paper noise: it is
 // cleared and does not count for the bounding box.
 constexpr float kNoiseFloor = 0.12f;
+// The box that is fitted to 20 pixels holds the ink at least this strong (half the range): the
+// stroke's edge, as in MNIST, whose digits measure exactly 20 pixels at any threshold up to half.
+// Fainter ink outside it (anti-aliasing, blur) is kept around the box, not counted in its size.
+constexpr float kBoxInk = 127.5f;
 // A picture whose ink is weaker than this (in grey levels, of 255) has no ink.
 constexpr int kMinContrast = 24;
 
@@ -77,8 +81,8 @@ struct InkBox {
     int height = 0;
 };
 
-// The smallest box holding every pixel with ink > 0 (after levels). width = height = 0 when none.
-InkBox ink_bounding_box(const GreyImage& image, const InkLevels& levels);
+// The smallest box holding every pixel with ink > min_ink (after levels). width = height = 0 when none.
+InkBox ink_bounding_box(const GreyImage& image, const InkLevels& levels, float min_ink = 0.0f);
 
 // A small float picture of ink values (0 … 255), row-major.
 struct InkImage {
@@ -89,25 +93,38 @@ struct InkImage {
     float at(int x, int y) const { return ink[static_cast<std::size_t>(y * width + x)]; }
 };
 
-// The box's ink scaled by s = max(box.width, box.height) / side source pixels per output pixel,
-// the same s on both axes (aspect kept): output is ⌈box.width / s⌉ × ⌈box.height / s⌉ (the
-// longer side exactly `side`). Area averaging: output pixel (i, j) is the mean ink over the
-// source area [box.x + i·s, box.x + (i+1)·s) × [box.y + j·s, box.y + (j+1)·s), partly covered
-// source pixels weighted by the covered fraction.
+// Area averaging of the picture's ink onto a width×height grid of pixels `scale` source pixels
+// wide, whose top-left corner is at source position (x, y): output pixel (i, j) is the mean ink
+// over the source area [x + i·scale, x + (i+1)·scale) × [y + j·scale, y + (j+1)·scale), partly
+// covered source pixels weighted by the covered fraction, outside the picture 0. The position is
+// continuous: a sub-pixel shift is part of the one resampling.
+struct Resampling {
+    double scale = 1.0;  // source pixels per output pixel, the same on both axes (aspect kept)
+    double x = 0.0;
+    double y = 0.0;
+    int width = 0;
+    int height = 0;
+};
+InkImage area_resample(const GreyImage& image, const InkLevels& levels, const Resampling& r);
+
+// The box fitted so its longer side is `side` pixels: area_resample from the box's corner with scale
+// s = max(box.width, box.height) / side, output ⌈box.width / s⌉ × ⌈box.height / s⌉.
 InkImage fit_ink(const GreyImage& image, const InkLevels& levels, const InkBox& box, int side = kDigitBox);
 
 // Centre of mass (x, y) in pixel indices: (Σ x·v / Σ v, Σ y·v / Σ v). (0, 0) for an image with no ink.
 std::array<double, 2> centre_of_mass(const InkImage& image);
 
-// Places `fitted` in the 28×28 field so its centre of mass lands on (14, 14): shifted by the
-// whole-pixel part, and by the fraction with linear interpolation (each pixel's ink split between
-// the two pixels it straddles, which moves the centre of mass by exactly the fraction). Then
-// scales so the strongest ink is 255 and rounds. Ink shifted past the field's edge is lost.
-DigitPixels place_in_field(const InkImage& fitted);
+// The box fitted to 20 pixels (scale as fit_ink) and placed in the 28×28 field with its centre of
+// mass at (14, 14), ink around the box included: the picture is resampled at the sub-pixel
+// position that puts it there (found from fit_ink's centre of mass, then corrected until the
+// field's is within 0.01 px), so the fraction is neither rounded away nor blurred by a second
+// resampling. Then the strongest ink is scaled to 255 and values are rounded. Ink beyond the
+// field's edge is lost.
+DigitPixels centre_in_field(const GreyImage& image, const InkLevels& levels, const InkBox& box);
 
 // Every step after decoding: a picture of exactly 28×28 is taken as an MNIST sample already and
 // only its polarity is applied (so MNIST's own digits round-trip exactly); any other size is
-// levelled, cropped, fitted and centred. Throws ImageError "no ink found" for a blank picture.
+// levelled (ink_levels), boxed (ink_bounding_box at kBoxInk), fitted and centred (centre_in_field). Throws ImageError "no ink found" for a blank picture.
 DigitPixels normalize_grey_image(const GreyImage& image, const std::string& name, const DigitImageOptions& options = {});
 
 }  // namespace mnistnn
