@@ -1,8 +1,7 @@
 #include "mnistnn/render.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cctype>
+#include <cmath>
 #include <cstddef>
 #include <filesystem>
 #include <ostream>
@@ -11,7 +10,9 @@
 #include "mnistnn/error.hpp"
 #include "mnistnn/images.hpp"
 
+#include "cairo_canvas.hpp"
 #include "png_encoder.hpp"
+#include "text.hpp"
 
 namespace mnistnn {
 
@@ -30,110 +31,33 @@ int grey_colour(std::uint8_t v) {
     return 232 + std::clamp(step, 0, 23);
 }
 
-// ---- raster images -------------------------------------------------------------------
+// ---- image files -----------------------------------------------------------------------
 
 enum class Format { Png, Pgm };
 
-struct Rgb {
-    std::uint8_t r, g, b;
-};
-
-// Row-major raster with 1 (grey) or 3 (RGB) bytes per pixel.
-struct Canvas {
-    int width = 0;
-    int height = 0;
-    int channels = 1;
-    std::vector<std::uint8_t> data;
-
-    Canvas(int w, int h, int ch, Rgb fill) : width(w), height(h), channels(ch) {
-        data.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) *
-                    static_cast<std::size_t>(ch));
-        for (int y = 0; y < h; ++y) {
-            for (int x = 0; x < w; ++x) set(x, y, fill);
-        }
-    }
-
-    void set(int x, int y, Rgb c) {
-        const std::size_t at = (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) +
-                                static_cast<std::size_t>(x)) *
-                               static_cast<std::size_t>(channels);
-        if (channels == 1) {
-            // Luma (BT.601), used only for the grey rendering of coloured captions.
-            data[at] = static_cast<std::uint8_t>((299 * c.r + 587 * c.g + 114 * c.b + 500) / 1000);
-        } else {
-            data[at] = c.r;
-            data[at + 1] = c.g;
-            data[at + 2] = c.b;
-        }
-    }
-
-    void fill_rect(int x0, int y0, int w, int h, Rgb c) {
-        for (int y = y0; y < y0 + h; ++y) {
-            for (int x = x0; x < x0 + w; ++x) set(x, y, c);
-        }
-    }
-
-    // Draws a 28×28 digit with its top-left corner at (x0, y0), each pixel scale×scale.
-    void draw_digit(int x0, int y0, const std::uint8_t* pixels, int scale) {
-        for (int r = 0; r < kImageSide; ++r) {
-            for (int c = 0; c < kImageSide; ++c) {
-                const std::uint8_t v = pixels[r * kImageSide + c];
-                fill_rect(x0 + c * scale, y0 + r * scale, scale, scale, Rgb{v, v, v});
-            }
-        }
-    }
-};
-
 Format format_for(const std::string& path) {
-    std::string ext = std::filesystem::path(path).extension().string();
-    std::string lower = ext;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    const std::string ext = std::filesystem::path(path).extension().string();
+    const std::string lower = ascii_lower(ext);
     if (lower == ".png") return Format::Png;
     if (lower == ".pgm") return Format::Pgm;
     throw UsageError("unsupported image format '" + (ext.empty() ? std::string("(none)") : ext) +
                      "': use .png or .pgm");
 }
 
-std::string encode(const Canvas& canvas, Format format) {
-    std::string out;
+// Writes width×height pixels of `channels` bytes (1 grey, 3 RGB; PGM takes grey only).
+void save(const std::string& path, Format format, int width, int height, int channels,
+          const std::vector<std::uint8_t>& pixels) {
+    std::string bytes;
     if (format == Format::Pgm) {
-        // PGM carries grey only; callers build a 1-channel canvas for it.
-        out = "P5\n" + std::to_string(canvas.width) + " " + std::to_string(canvas.height) +
-              "\n255\n";
-        out.append(canvas.data.begin(), canvas.data.end());
-        return out;
+        bytes = "P5\n" + std::to_string(width) + " " + std::to_string(height) + "\n255\n";
+        bytes.append(pixels.begin(), pixels.end());
+    } else {
+        bytes = encode_png(width, height, channels, pixels.data());
     }
-    return encode_png(canvas.width, canvas.height, canvas.channels, canvas.data.data());
-}
-
-void save(const std::string& path, const Canvas& canvas, Format format) {
-    const std::string bytes = encode(canvas, format);
     write_file_atomically(path, [&bytes](std::ostream& out) {
         out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     });
 }
-
-// ---- caption font --------------------------------------------------------------------
-
-// 5×7 bitmap glyphs, one string per row, '#' = ink. Index 0..9 digits, 10 the arrow.
-constexpr int kGlyphWidth = 5;
-constexpr int kGlyphHeight = 7;
-constexpr int kArrowGlyph = 10;
-using Glyph = std::array<const char*, kGlyphHeight>;
-constexpr std::array<Glyph, 11> kFont = {{
-    {".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."},  // 0
-    {"..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."},  // 1
-    {".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"},  // 2
-    {"#####", "...#.", "..#..", "...#.", "....#", "#...#", ".###."},  // 3
-    {"...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#."},  // 4
-    {"#####", "#....", "####.", "....#", "....#", "#...#", ".###."},  // 5
-    {"..##.", ".#...", "#....", "####.", "#...#", "#...#", ".###."},  // 6
-    {"#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."},  // 7
-    {".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###."},  // 8
-    {".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."},  // 9
-    {".....", "..#..", "...#.", "#####", "...#.", "..#..", "....."},  // →
-}};
 
 // ---- grid layout ---------------------------------------------------------------------
 
@@ -141,38 +65,25 @@ constexpr int kTileScale = 3;                            // each digit drawn 84�
 constexpr int kTileSide = kImageSide * kTileScale;
 constexpr int kGap = 2;                                  // background between tiles
 constexpr int kGridColumns = 10;
-constexpr int kFontScale = 2;                            // glyphs drawn 10×14
-constexpr int kGlyphSpacing = 1;                         // in font pixels
-constexpr int kCaptionPad = 2;                           // above and below the caption
-constexpr int kCaptionHeight = kGlyphHeight * kFontScale + 2 * kCaptionPad;
+constexpr int kCaptionHeight = 18;                       // the strip under each tile
+constexpr int kCaptionBaseline = 15;                     // from the top of the strip
+constexpr double kCaptionSize = 17;                      // DejaVu Sans Bold, pixels (digits 12 px tall)
 constexpr int kCellHeight = kTileSide + kCaptionHeight;
 // Dark grey background so the black tiles stand out from each other and from the gaps.
-constexpr Rgb kBackground{48, 48, 48};
-constexpr Rgb kCaptionRgb{255, 0, 0};     // PNG: red, unlike any digit pixel
+constexpr std::uint8_t kBackground = 48;
+struct Rgb {
+    std::uint8_t r, g, b;
+};
+constexpr Rgb kCaptionRgb{255, 0, 0};       // PNG: red, unlike any digit pixel
 constexpr Rgb kCaptionGrey{255, 255, 255};  // PGM: white on the dark background
 
-void draw_glyph(Canvas& canvas, int x0, int y0, int glyph, Rgb colour) {
-    const Glyph& rows = kFont[static_cast<std::size_t>(glyph)];
-    for (int gy = 0; gy < kGlyphHeight; ++gy) {
-        for (int gx = 0; gx < kGlyphWidth; ++gx) {
-            if (rows[static_cast<std::size_t>(gy)][gx] == '#') {
-                canvas.fill_rect(x0 + gx * kFontScale, y0 + gy * kFontScale, kFontScale,
-                                 kFontScale, colour);
-            }
-        }
-    }
-}
-
-// Draws "t→p" centred in a strip kTileSide wide starting at (x0, y0).
-void draw_caption(Canvas& canvas, int x0, int y0, int truth, int predicted, Rgb colour) {
-    const std::array<int, 3> glyphs{truth, kArrowGlyph, predicted};
-    constexpr int advance = (kGlyphWidth + kGlyphSpacing) * kFontScale;
-    constexpr int text_width = 3 * advance - kGlyphSpacing * kFontScale;
-    int x = x0 + (kTileSide - text_width) / 2;
-    for (int glyph : glyphs) {
-        draw_glyph(canvas, x, y0 + kCaptionPad, glyph, colour);
-        x += advance;
-    }
+// Draws "t→p" centred under the tile whose top-left corner is (x0, y0).
+void draw_caption(const CairoCanvas& canvas, int x0, int y0, int truth, int predicted) {
+    cairo_t* cr = canvas.cr();
+    const std::string text = std::to_string(truth) + "\xE2\x86\x92" + std::to_string(predicted);  // U+2192 →
+    const double width = text_advance(cr, text);
+    cairo_move_to(cr, x0 + std::round((kTileSide - width) / 2), y0 + kTileSide + kCaptionBaseline);
+    show_text(cr, text);
 }
 
 void check_digit(const LabelledDigit& d, std::size_t index) {
@@ -237,9 +148,13 @@ void write_digit_image(const std::string& path, const std::uint8_t* pixels, int 
     }
     if (pixels == nullptr) throw UsageError("no pixels to draw");
     const int side = kImageSide * scale;
-    Canvas canvas(side, side, 1, Rgb{0, 0, 0});
-    canvas.draw_digit(0, 0, pixels, scale);
-    save(path, canvas, format);
+    std::vector<std::uint8_t> image(static_cast<std::size_t>(side) * static_cast<std::size_t>(side));
+    for (int y = 0; y < side; ++y) {
+        for (int x = 0; x < side; ++x) {
+            image[static_cast<std::size_t>(y * side + x)] = pixels[(y / scale) * kImageSide + x / scale];
+        }
+    }
+    save(path, format, side, side, 1, image);
 }
 
 void write_digit_grid(const std::string& path, const std::vector<LabelledDigit>& digits) {
@@ -261,16 +176,21 @@ void write_digit_grid(const std::string& path, const std::vector<LabelledDigit>&
     const int height = rows * kCellHeight + (rows + 1) * kGap;
 
     const bool rgb = format == Format::Png;
-    Canvas canvas(width, height, rgb ? 3 : 1, kBackground);
+    const FontFace font(true);
+    CairoCanvas canvas(width, height, kBackground, kBackground, kBackground);
     const Rgb caption = rgb ? kCaptionRgb : kCaptionGrey;
+    canvas.set_colour(caption.r, caption.g, caption.b);
+    cairo_set_font_face(canvas.cr(), font.get());
+    cairo_set_font_size(canvas.cr(), kCaptionSize);
     for (int i = 0; i < count; ++i) {
         const LabelledDigit& d = digits[static_cast<std::size_t>(i)];
         const int x = kGap + (i % kGridColumns) * (kTileSide + kGap);
         const int y = kGap + (i / kGridColumns) * (kCellHeight + kGap);
-        canvas.draw_digit(x, y, d.pixels, kTileScale);
-        draw_caption(canvas, x, y + kTileSide, d.truth, d.predicted, caption);
+        canvas.put_grey_image(x, y, d.pixels, kImageSide, kTileScale);
+        draw_caption(canvas, x, y, d.truth, d.predicted);
     }
-    save(path, canvas, format);
+    canvas.check();
+    save(path, format, width, height, rgb ? 3 : 1, rgb ? canvas.rgb() : canvas.grey());
 }
 
 }  // namespace mnistnn

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -439,6 +440,42 @@ TEST(PlotPng, RasterMatchesPngEncoding) {
     const mnistnn::RgbImage raw = mnistnn::render_curves_rgb(c, "x");
     const Decoded png = decode_png(mnistnn::render_curves_png(c, "x"));
     EXPECT_EQ(png.rgb, raw.pixels);
+}
+
+// The text is drawn in a real font: anti-aliased (grey levels between the ink and the white
+// background), shaped by its characters, and confined to where the layout puts it.
+TEST(PlotPng, TextIsAntiAliasedGlyphs) {
+    const LearningCurves c = mnistnn::read_learning_curves(fixture("curve.csv"));
+    const mnistnn::RgbImage a = mnistnn::render_curves_rgb(c, "Learning curves: iiii.csv");
+    const mnistnn::RgbImage b = mnistnn::render_curves_rgb(c, "Learning curves: WWWW.csv");
+    constexpr int kTitleBand = 45;  // rows above the first panel's top tick label
+    const std::size_t band_bytes = static_cast<std::size_t>(kTitleBand * mnistnn::kPlotWidth * 3);
+    // Ink (34, 34, 34), partial ink (an equal grey strictly between 34 and 255), total coverage,
+    // and pixels that are not grey at all.
+    const auto ink = [&](const mnistnn::RgbImage& image) {
+        std::array<double, 4> out{};
+        for (std::size_t i = 0; i < band_bytes; i += 3) {
+            const int r = image.pixels[i], g = image.pixels[i + 1], bl = image.pixels[i + 2];
+            if (r != g || g != bl) out[3] += 1;
+            if (r == 34) out[0] += 1;
+            if (r > 34 && r < 255) out[1] += 1;
+            out[2] += (255 - r) / 221.0;
+        }
+        return out;
+    };
+    const auto narrow = ink(a);
+    const auto wide = ink(b);
+    EXPECT_EQ(narrow[3], 0);
+    EXPECT_EQ(wide[3], 0);
+    EXPECT_GT(narrow[0], 100);
+    EXPECT_GT(narrow[1], 200);  // anti-aliased edges
+    EXPECT_GT(wide[1], 200);
+    EXPECT_GT(wide[2], narrow[2] + 50);  // "WWWW" carries more ink than "iiii"
+    // Only the title differs.
+    EXPECT_NE(std::vector<std::uint8_t>(a.pixels.begin(), a.pixels.begin() + static_cast<std::ptrdiff_t>(band_bytes)),
+              std::vector<std::uint8_t>(b.pixels.begin(), b.pixels.begin() + static_cast<std::ptrdiff_t>(band_bytes)));
+    EXPECT_TRUE(std::equal(a.pixels.begin() + static_cast<std::ptrdiff_t>(band_bytes), a.pixels.end(),
+                           b.pixels.begin() + static_cast<std::ptrdiff_t>(band_bytes)));
 }
 
 TEST(PlotPng, OddTitlesAndValuesDoNotCrash) {

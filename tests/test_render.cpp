@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -242,11 +243,19 @@ TEST(WriteDigitImage, MissingDirectoryIsIoError) {
 
 // ---- grids -----------------------------------------------------------------------------
 
-// Layout constants of the grid (see render.cpp): 84×84 tiles (3×), 2 px gaps, 18 px caption
-// strip (14 px glyphs + 2 px padding above and below), 10 tiles per row.
+// Layout constants of the grid (see render.cpp): 84×84 tiles (3×), 2 px gaps, an 18 px caption
+// strip under each tile, 10 tiles per row.
 constexpr int kTile = 84;
 constexpr int kGap = 2;
 constexpr int kCell = kTile + 18;
+
+// True if p is background (48, 48, 48) covered by a fraction a of red (255, 0, 0): the same a,
+// to within rounding, in the red channel as in green and blue.
+bool is_caption_blend(const std::array<int, 3>& p) {
+    const double a_red = (p[0] - 48) / 207.0;
+    const double a_green = (48 - p[1]) / 48.0;
+    return p[1] == p[2] && a_red > 0 && a_red < 1 && std::fabs(a_red - a_green) <= 1.5 / 48;
+}
 
 std::vector<mnistnn::LabelledDigit> labelled(const Digit& d, int count) {
     std::vector<mnistnn::LabelledDigit> out;
@@ -278,22 +287,26 @@ TEST(WriteDigitGrid, PngOfThirteenDigitsHasExpectedSizeTilesAndRedCaptions) {
             ASSERT_EQ(px(x0 + x, y0 + y), (std::array<int, 3>{v, v, v})) << x << "," << y;
         }
     }
-    // The caption strip under each tile has red ink and nothing but red or background.
+    // The caption strip under each tile has red ink, and nothing but red, background, or (at the
+    // anti-aliased edges of the glyphs) a blend of the two.
     for (int tile = 0; tile < 13; ++tile) {
         const int cx = kGap + (tile % 10) * (kTile + kGap);
         const int cy = kGap + (tile / 10) * (kCell + kGap) + kTile;
         int red = 0;
+        int blended = 0;
         for (int y = cy; y < cy + 18; ++y) {
             for (int x = cx; x < cx + kTile; ++x) {
                 const auto p = px(x, y);
                 if (p == std::array<int, 3>{255, 0, 0}) {
                     ++red;
-                } else {
-                    ASSERT_EQ(p, (std::array<int, 3>{48, 48, 48})) << "tile " << tile;
+                } else if (p != std::array<int, 3>{48, 48, 48}) {
+                    ASSERT_TRUE(is_caption_blend(p)) << "tile " << tile << " pixel " << p[0] << "," << p[1] << "," << p[2];
+                    ++blended;
                 }
             }
         }
         EXPECT_GT(red, 50) << "tile " << tile;
+        EXPECT_GT(blended, 20) << "tile " << tile;
     }
     // Unused slots of the last row stay background.
     EXPECT_EQ(px(kGap + 5 * (kTile + kGap) + 40, y0 + 40), (std::array<int, 3>{48, 48, 48}));
@@ -318,6 +331,40 @@ TEST(WriteDigitGrid, CaptionsDifferForDifferentLabels) {
     };
     EXPECT_EQ(caption(0), caption(2));
     EXPECT_NE(caption(0), caption(1));
+}
+
+// The captions are text in a real, anti-aliased font: grey levels between the background and the
+// ink, in both formats, and the ink of a caption depends on its characters' shapes.
+TEST(WriteDigitGrid, CaptionsAreAntiAliasedGlyphs) {
+    TempDir dir;
+    const Digit d = fixture_digit();
+    const std::vector<mnistnn::LabelledDigit> digits{{d.data(), 1, 1}, {d.data(), 8, 8}};
+    mnistnn::write_digit_grid(dir.file("g.pgm"), digits);
+    const std::string bytes = read_text(dir.file("g.pgm"));
+    const int width = 2 * kTile + 3 * kGap;
+    const std::string header = "P5\n" + std::to_string(width) + " " + std::to_string(kCell + 2 * kGap) + "\n255\n";
+    ASSERT_EQ(bytes.substr(0, header.size()), header);
+    // Per caption: pixels of full ink (255), of partial ink (strictly between 48 and 255), and the
+    // total ink (sum of coverage), over its strip.
+    const auto caption = [&](int tile) {
+        std::array<double, 3> ink{};
+        for (int y = kGap + kTile; y < kGap + kCell; ++y) {
+            for (int x = kGap + tile * (kTile + kGap); x < (tile + 1) * (kTile + kGap); ++x) {
+                const int v = static_cast<std::uint8_t>(bytes[header.size() + static_cast<std::size_t>(y * width + x)]);
+                EXPECT_GE(v, 48);
+                if (v == 255) ink[0] += 1;
+                if (v > 48 && v < 255) ink[1] += 1;
+                ink[2] += (v - 48) / 207.0;
+            }
+        }
+        return ink;
+    };
+    const auto ones = caption(0);
+    const auto eights = caption(1);
+    EXPECT_GT(ones[0], 20);
+    EXPECT_GT(ones[1], 20);   // anti-aliased edges
+    EXPECT_GT(eights[1], 20);
+    EXPECT_GT(eights[2], ones[2] * 1.3);  // "8→8" carries more ink than "1→1"
 }
 
 TEST(WriteDigitGrid, PgmGridIsGreyWithSameLayout) {

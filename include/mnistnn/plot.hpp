@@ -1,41 +1,15 @@
 #pragma once
-// Learning-curve plots: reads the CSV log written by `train --log-csv` and draws loss and
-// accuracy against step as an SVG document or a PNG image (two panels, axes with "nice"
-// ticks, axis titles, a legend per panel and a title). No dependency on the CLI.
-#include <cstddef>
+// Learning-curve plots: draws the curves of a training log (mnistnn/train_log.hpp) as an SVG
+// document or a PNG image (two panels, loss and accuracy against step, axes with "nice" ticks, axis
+// titles, a legend per panel and a title). Part of the mnistnn_render library; no dependency on
+// the CLI.
 #include <cstdint>
-#include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "mnistnn/train_log.hpp"  // LearningCurves, read_learning_curves
+
 namespace mnistnn {
-
-struct CurvePoint {
-    double step = 0.0;
-    double value = 0.0;
-};
-
-// The four series of a learning-curve log. A point is left out when its value is empty,
-// "nan" or infinite, so a series may be shorter than `rows` or empty (no held-out split).
-struct LearningCurves {
-    std::vector<CurvePoint> train_loss;
-    std::vector<CurvePoint> holdout_loss;
-    std::vector<CurvePoint> train_accuracy;
-    std::vector<CurvePoint> holdout_accuracy;
-    std::size_t rows = 0;               // data rows read
-    std::size_t skipped_training = 0;   // non-finite training loss/accuracy values left out
-};
-
-// Parses a log. Columns are found by header name (order and extra columns do not matter):
-// `step`, `loss` and `train_accuracy` are required; `holdout_accuracy` and `holdout_loss` are
-// optional and may be empty or "nan". `name` is used in error messages. Throws
-// DataFormatError (one line, naming `name`, the line and, for a bad value, the column) for
-// an empty input, a header without the required columns, a row with the wrong number of
-// fields, a value that is not a number, or no data rows.
-LearningCurves parse_learning_curves(std::istream& in, const std::string& name);
-
-// Reads and parses the file at `path`; IoError when it cannot be opened or read.
-LearningCurves read_learning_curves(const std::string& path);
 
 enum class PlotFormat { Svg, Png };
 
@@ -63,7 +37,8 @@ struct RgbImage {
     std::vector<std::uint8_t> pixels;  // row-major, 3 bytes per pixel
 };
 
-// The same drawing rasterised (anti-aliased 2-px lines, bitmap font).
+// The same drawing rasterised by cairo (anti-aliased lines, text in DejaVu Sans). Throws Error if
+// the font is not installed.
 RgbImage render_curves_rgb(const LearningCurves& curves, const std::string& title);
 
 // render_curves_rgb encoded as PNG bytes.

@@ -1,5 +1,6 @@
 #pragma once
 // Drawing digits: in the terminal (ASCII or 256-colour half blocks) and to PNG/PGM files.
+// Part of the mnistnn_render library.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,7 +26,9 @@ struct LabelledDigit {
     int predicted = 0;
 };
 
-// A grid of digits, each with a caption "t→p" drawn under it; PNG or PGM by extension.
+// A grid of digits, each with a caption "t→p" drawn under it (DejaVu Sans Bold, anti-aliased, by
+// cairo: red in a PNG, white in a PGM); PNG or PGM by extension. Throws Error if the font is not
+// installed.
 void write_digit_grid(const std::string& path, const std::vector<LabelledDigit>& digits);
 
 }  // namespace mnistnn
