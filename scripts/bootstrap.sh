@@ -8,6 +8,7 @@ cd "$root"
 packages=(cmake make g++ libeigen3-dev libcli11-dev libfccp-dev libgtest-dev zlib1g-dev
           nlohmann-json3-dev libstb-dev)
 packages+=(pkg-config libcairo2-dev fonts-dejavu-core)  # PNG plots and grid captions: cairo, text in DejaVu Sans
+packages+=(libspng-dev libjpeg-dev libpng-dev)  # predict FILE / serve: PNG (libspng), JPEG (libjpeg-turbo); libpng writes interlaced PNGs in the tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
-// `mnistnn predict`: classify one row (--index N: prediction, probabilities, the digit drawn)
-// or every row of a file (--out FILE: Kaggle's submission format).
+// `mnistnn predict`: classify pictures (FILE...: see predict_files.cpp), one row (--index N:
+// prediction, probabilities, the digit drawn) or every row of a file (--out FILE: Kaggle's
+// submission format).
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "predict_files.hpp"
 #include "mnistnn/atomic_file.hpp"
 #include "mnistnn/dataset.hpp"
 #include "mnistnn/error.hpp"
@@ -36,6 +38,7 @@ struct PredictOptions {
     std::string out;
     int threads = 0;
     bool json = false;
+    PictureOptions pictures;
 };
 
 // --out: every row's predicted class, written atomically as `ImageId,Label` with ids from 1.
@@ -78,7 +81,10 @@ int run_predict(const PredictOptions& o);
 Command add_predict(CLI::App& app) {
     auto o = std::make_shared<PredictOptions>();
     CLI::App* sub = app.add_subcommand(
-        "predict", "Classify one digit (--index N) or every row of a file into a submission CSV (--out FILE)");
+        "predict", "Classify pictures of digits (FILE...: PNG, JPEG, PGM/PPM; - is stdin), one row of a data file "
+                   "(--index N) or every row into a submission CSV (--out FILE)");
+    sub->add_option("files", o->pictures.files, "Pictures to classify: PNG, JPEG, PGM or PPM; - reads stdin")
+        ->type_name("FILE");
     sub->add_option("--model", o->model, "Model to use (safetensors)")->type_name("FILE");
     CLI::Option* data =
         sub->add_option("--data", o->data, "Data file (labelled or not); default for --index: the model's training data")
@@ -96,10 +102,38 @@ Command add_predict(CLI::App& app) {
         ->type_name("FILE");
     sub->add_option("--threads", o->threads, "Worker threads (0: all cores)")->check(CLI::Range(0, 1024));
     sub->add_flag("--json", o->json, "Print the result as one JSON object on stdout (no drawing)");
+    sub->add_flag("--show", o->pictures.show, "With FILE: draw the normalised 28x28 input the network saw");
+    sub->add_option("--save-normalized", o->pictures.save_dir,
+                    "With FILE: write each normalised 28x28 input to DIR/NAME.png")
+        ->type_name("DIR");
+    sub->add_option("--invert", o->pictures.invert,
+                    "With FILE: dark ink on light paper is inverted to MNIST's light-on-black: yes, no, or auto "
+                    "(decided from the picture's border)")
+        ->check(CLI::IsMember({"auto", "yes", "no"}))
+        ->capture_default_str();
+    sub->add_option("--max-pixels", o->pictures.max_pixels,
+                    "With FILE: refuse pictures whose header claims more pixels (width x height) than this")
+        ->type_name("N")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
+        ->capture_default_str();
     return [o] { return run_predict(*o); };
 }
 
 namespace {
+
+// FILE... is its own mode: refuses the row options with it, and the picture options without it.
+void check_picture_mode(const PredictOptions& o) {
+    const PictureOptions& p = o.pictures;
+    if (p.files.empty()) {
+        if (p.show) throw UsageError("--show draws the pictures given as FILE arguments: give one");
+        if (!p.save_dir.empty()) throw UsageError("--save-normalized needs pictures given as FILE arguments");
+        return;
+    }
+    if (o.index_option->count() > 0 || !o.out.empty() || !o.data.empty() || !o.image.empty()) {
+        throw UsageError("FILE arguments are pictures to classify: use them without --index, --out, --data and "
+                         "--image (which work on the rows of a data file)");
+    }
+}
 
 // Refuses options that do not go together; true for --out (every row), false for --index.
 bool check_predict_mode(const PredictOptions& o) {
@@ -110,8 +144,8 @@ bool check_predict_mode(const PredictOptions& o) {
                          "writes predictions for every row");
     }
     if (!one && !all) {
-        throw UsageError("predict needs --index N (classify one row) or --data FILE --out submission.csv "
-                         "(classify every row)");
+        throw UsageError("predict needs pictures (FILE...), --index N (classify one row) or --data FILE --out "
+                         "submission.csv (classify every row)");
     }
     if (all) {
         if (o.data.empty()) throw UsageError("--out needs --data FILE: the images to predict (e.g. data/test.csv)");
@@ -187,6 +221,8 @@ void print_row_prediction(const PredictOptions& o, const PredictRows& rows, std:
 }
 
 int run_predict(const PredictOptions& o) {
+    check_picture_mode(o);
+    if (!o.pictures.files.empty()) return run_predict_files(o.pictures, o.model, o.json, o.ascii);
     if (check_predict_mode(o)) return run_submission(o);
     const Model model = load_model_file(o.model);
     const PredictRows rows = load_predict_rows(o, model);
