@@ -7,6 +7,7 @@ cd "$root"
 
 packages=(cmake make g++ libeigen3-dev libcli11-dev libfccp-dev libgtest-dev zlib1g-dev
           nlohmann-json3-dev libpng-dev libstb-dev)
+packages+=(libonnx-dev libprotobuf-dev python3-onnx)  # mnistnn export (ONNX library + protobuf); its checker test
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,4 +24,5 @@ fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${MNISTNN_CMAKE_ARGS:-}
 cmake --build build -j"$(nproc)"
 scripts/fetch-mnist.sh
+tests/onnx/install.sh  # onnxruntime-node for the ONNX Runtime test (npm ci, pinned)
 echo "bootstrap: ready. Try: build/mnistnn train --alpha 0.1 --iters 1000" >&2
