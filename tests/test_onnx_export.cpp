@@ -276,6 +276,7 @@ TEST(CliExport, BadInputGetsAClearErrorAndWritesNothing) {
         {"--model missing.safetensors --onnx out.onnx", 1, {"missing.safetensors", "not found"}},
         {"--model garbage.safetensors --onnx out.onnx", 1, {"garbage.safetensors"}},
         {"--model truncated.safetensors --onnx out.onnx", 1, {"truncated.safetensors"}},
+        {"--model folder --onnx out.onnx", 1, {"folder", "directory"}},
         {"--onnx folder", 2, {"'folder'", "is a directory"}},
         {"--onnx model.safetensors", 2, {"same file"}},
         {"--onnx ./model.safetensors", 2, {"same file"}},
