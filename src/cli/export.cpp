@@ -1,4 +1,5 @@
 // `mnistnn export`: writes the model as an ONNX file (see include/mnistnn/onnx_export.hpp).
+#include <cstddef>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -47,7 +48,7 @@ int run_export(const ExportOptions& o) {
 
 }  // namespace
 
-std::function<int()> add_export(CLI::App& app) {
+Command add_export(CLI::App& app) {
     auto o = std::make_shared<ExportOptions>();
     CLI::App* sub = app.add_subcommand("export", "Export the model to ONNX (for ONNX Runtime and other runtimes)");
     sub->add_option("--model", o->model, "Model to export (safetensors)")->type_name("FILE");
