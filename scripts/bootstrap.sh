@@ -9,6 +9,7 @@ packages=(cmake make g++ libeigen3-dev libcli11-dev libfccp-dev libgtest-dev zli
           nlohmann-json3-dev libstb-dev)
 packages+=(pkg-config libcairo2-dev fonts-dejavu-core)  # PNG plots and grid captions: cairo, text in DejaVu Sans
 packages+=(libspng-dev libjpeg-dev libpng-dev)  # predict FILE / serve: PNG (libspng), JPEG (libjpeg-turbo); libpng writes interlaced PNGs in the tests
+packages+=(libonnx-dev libprotobuf-dev python3-onnx)  # mnistnn export (ONNX library + protobuf); its checker test
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,4 +26,5 @@ fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${MNISTNN_CMAKE_ARGS:-}
 cmake --build build -j"$(nproc)"
 scripts/fetch-mnist.sh
+tests/onnx/install.sh  # onnxruntime-node for the ONNX Runtime test (npm ci, pinned)
 echo "bootstrap: ready. Try: build/mnistnn train --alpha 0.1 --iters 1000" >&2

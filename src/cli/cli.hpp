@@ -30,6 +30,7 @@ Command add_eval(CLI::App& app);
 Command add_predict(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_plot(CLI::App& app);
+Command add_export(CLI::App& app);  // export.cpp: ONNX
 
 // ---- options ----------------------------------------------------------------------------------
 
