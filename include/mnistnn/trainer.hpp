@@ -8,6 +8,7 @@
 #include <functional>
 #include <iosfwd>
 
+#include "mnistnn/augment.hpp"
 #include "mnistnn/images.hpp"
 #include "mnistnn/network.hpp"
 #include "mnistnn/optimizer.hpp"
@@ -37,6 +38,18 @@ struct TrainOptions {
     double lr_step_gamma = 0.1;      // step decay: factor per decay, in (0, 1]
     // Cosine horizon T (global steps). 0: the end of this call (the state's step + the steps to run).
     std::int64_t lr_total_steps = 0;
+
+    // Regularisation (mini-batch or full batch; see Regularization in network.hpp): inverted dropout
+    // with probability `dropout` on the hidden layer, masks from dropout_step_key(seed, step); label
+    // smoothing ε. Both only in the gradient steps, never in evaluation.
+    double dropout = 0.0;          // 0 ≤ p < 1
+    double label_smoothing = 0.0;  // 0 ≤ ε < 1
+
+    // Augmentation of the training batches (mini-batch only: refused with full batch, which would
+    // need an augmented copy of the whole set every step). Row r of the training set in epoch e is
+    // replaced by Augmenter::apply(…, seed, e, r), computed on the engine's threads just before
+    // the step's gradient; held-out rows and every evaluation see the original digits.
+    AugmentSettings augment;
 
     // Draw a single progress line on `log` (\r-redrawn, at most 10 times a second). The caller
     // decides (e.g. only when the stream is a terminal); per-log lines still print on their own lines.
