@@ -536,7 +536,7 @@ private:
 
 constexpr std::size_t kWideBlock = 256;       // columns per block
 constexpr std::size_t kWideMinHidden = 512;   // Auto picks Wide from here on
-constexpr std::size_t kWideBandUnits = 256;   // bands = 2·⌈H/256⌉
+constexpr std::size_t kWideBandUnits = 512;   // bands = 2·⌈H/512⌉
 
 using BlockMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 

@@ -32,6 +32,16 @@ struct TrainExtras {
     double lr_step_gamma = 0.1;
     bool resume = false;
     std::string log_csv;
+    // Regularisation and augmentation (issue 13); defaults from mnistnn's TrainOptions / AugmentSettings.
+    double dropout = 0.0;
+    double label_smoothing = 0.0;
+    std::string augment = "none";
+    double rotation = 10.0;
+    double scale = 0.10;
+    double shear = 0.0;
+    double translate = 1.0;
+    double elastic_alpha = 34.0;
+    double elastic_sigma = 4.0;
 };
 
 // Every option of every subcommand, initialised to its default.

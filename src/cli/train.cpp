@@ -16,6 +16,7 @@
 
 #include "cli.hpp"
 #include "mnistnn/atomic_file.hpp"
+#include "mnistnn/augment.hpp"
 #include "mnistnn/dataset.hpp"
 #include "mnistnn/error.hpp"
 #include "mnistnn/model_file.hpp"
@@ -190,6 +191,28 @@ void setup_train(CLI::App& app, Options& o) {
     sub->add_option("--lr-step-every", x.lr_step_every, "Step decay: steps between decays (needed for step)")
         ->check(CLI::Range(1LL, 1000000000LL));
     sub->add_option("--lr-step-gamma", x.lr_step_gamma, "Step decay: factor per decay")->check(decay_factor());
+    sub->add_option("--dropout", x.dropout,
+                    "Inverted dropout on the hidden layer while training: drop each unit with probability p")
+        ->check(unit_interval());
+    sub->add_option("--label-smoothing", x.label_smoothing,
+                    "Train towards (1-e)*one-hot + e/10 instead of the one-hot label")
+        ->check(unit_interval());
+    sub->add_option("--augment", x.augment,
+                    "Distort each training row anew every epoch (mini-batch only): none; affine (rotation, "
+                    "scale, shear, translation); elastic (affine plus an elastic field)")
+        ->check(CLI::IsMember({"none", "affine", "elastic"}));
+    sub->add_option("--rotate", x.rotation, "Augmentation: rotation range in degrees (+-)")
+        ->check(number_check("[0,180]", [](double v) { return v >= 0.0 && v <= 180.0; }, "in [0, 180]"));
+    sub->add_option("--scale", x.scale, "Augmentation: scale range per axis (1 +- s)")->check(unit_interval());
+    sub->add_option("--shear", x.shear, "Augmentation: shear factor range (+-)")
+        ->check(number_check("[0,1]", [](double v) { return v >= 0.0 && v <= 1.0; }, "in [0, 1]"));
+    sub->add_option("--translate", x.translate, "Augmentation: translation range in pixels per axis (+-)")
+        ->check(number_check("[0,14]", [](double v) { return v >= 0.0 && v <= 14.0; }, "in [0, 14]"));
+    sub->add_option("--elastic-alpha", x.elastic_alpha, "Elastic field scale alpha in pixels (--augment elastic)")
+        ->check(number_check("[0,1000]", [](double v) { return v >= 0.0 && v <= 1000.0; }, "in [0, 1000]"));
+    sub->add_option("--elastic-sigma", x.elastic_sigma,
+                    "Elastic field smoothness: Gaussian sigma in pixels (--augment elastic)")
+        ->check(number_check("[0.5,28]", [](double v) { return v >= 0.5 && v <= 28.0; }, "in [0.5, 28]"));
     sub->add_option("--log-every", o.log_every,
                     "Log every N steps, with the held-out loss and accuracy (0: no per-step log)")
         ->check(CLI::Range(0, 100000000));
@@ -239,6 +262,15 @@ int run_train(const Options& o) {
     std::string init = o.init;
     std::string data_path = o.data;
     std::string labels_path = o.labels;
+    double dropout = x.dropout, label_smoothing = x.label_smoothing;
+    AugmentSettings augment;
+    augment.kind = augment_from_string(x.augment);
+    augment.rotation = x.rotation;
+    augment.scale = x.scale;
+    augment.shear = x.shear;
+    augment.translation = x.translate;
+    augment.elastic_alpha = x.elastic_alpha;
+    augment.elastic_sigma = x.elastic_sigma;
 
     std::optional<Model> saved;
     if (x.resume) {
@@ -293,6 +325,38 @@ int run_train(const Options& o) {
             require_recorded("--lr-step-gamma", x.lr_step_gamma, rec_gamma);
         }
 
+        // Regularisation and augmentation (models from before them recorded none).
+        AugmentSettings rec_augment = augment;
+        try {
+            rec_augment.kind = augment_from_string(metadata_string_or(m, "augment", "none"));
+        } catch (const UsageError& e) {
+            throw ModelFormatError(o.model + ": metadata: " + e.what());
+        }
+        const double rec_dropout = metadata_double_or(m, "dropout", 0.0);
+        const double rec_smoothing = metadata_double_or(m, "label_smoothing", 0.0);
+        require_recorded("--dropout", x.dropout, rec_dropout);
+        require_recorded("--label-smoothing", x.label_smoothing, rec_smoothing);
+        require_recorded("--augment", x.augment, to_string(rec_augment.kind));
+        if (rec_augment.kind != AugmentKind::None) {
+            rec_augment.rotation = metadata_double_or(m, "augment_rotation", augment.rotation);
+            rec_augment.scale = metadata_double_or(m, "augment_scale", augment.scale);
+            rec_augment.shear = metadata_double_or(m, "augment_shear", augment.shear);
+            rec_augment.translation = metadata_double_or(m, "augment_translate", augment.translation);
+            require_recorded("--rotate", x.rotation, rec_augment.rotation);
+            require_recorded("--scale", x.scale, rec_augment.scale);
+            require_recorded("--shear", x.shear, rec_augment.shear);
+            require_recorded("--translate", x.translate, rec_augment.translation);
+        }
+        if (rec_augment.kind == AugmentKind::Elastic) {
+            rec_augment.elastic_alpha = metadata_double_or(m, "elastic_alpha", augment.elastic_alpha);
+            rec_augment.elastic_sigma = metadata_double_or(m, "elastic_sigma", augment.elastic_sigma);
+            require_recorded("--elastic-alpha", x.elastic_alpha, rec_augment.elastic_alpha);
+            require_recorded("--elastic-sigma", x.elastic_sigma, rec_augment.elastic_sigma);
+        }
+        augment = rec_augment;
+        dropout = rec_dropout;
+        label_smoothing = rec_smoothing;
+
         opt = rec;
         decay = rec_decay;
         batch_size = rec_batch;
@@ -325,6 +389,15 @@ int run_train(const Options& o) {
     if (decay == LrDecay::Step && step_every < 1)
         throw UsageError("--lr-decay step needs --lr-step-every N (the steps between decays)");
     validate(opt);
+    for (const char* name : {"--rotate", "--scale", "--shear", "--translate"})
+        if (given(name) && augment.kind == AugmentKind::None)
+            throw UsageError(std::string(name) + " only applies with --augment affine or elastic");
+    for (const char* name : {"--elastic-alpha", "--elastic-sigma"})
+        if (given(name) && augment.kind != AugmentKind::Elastic)
+            throw UsageError(std::string(name) + " only applies with --augment elastic");
+    if (augment.kind != AugmentKind::None && (batch_size == 0))
+        throw UsageError("--augment needs mini-batches (--batch-size B): with full batch every step would "
+                         "augment the whole training set");
 
     check_output_path(o.model, data_path, "model");
     if (!labels_path.empty()) check_output_path(o.model, labels_path, "model");
@@ -367,6 +440,9 @@ int run_train(const Options& o) {
     train_options.lr_decay = decay;
     train_options.lr_step_every = step_every;
     train_options.lr_step_gamma = step_gamma;
+    train_options.dropout = dropout;
+    train_options.label_smoothing = label_smoothing;
+    train_options.augment = augment;
     const bool want_log = !o.quiet || !x.log_csv.empty();
     train_options.log_every = want_log ? o.log_every : 0;
     train_options.interactive = !o.quiet && stderr_is_terminal();
@@ -404,6 +480,9 @@ int run_train(const Options& o) {
     if (decay != LrDecay::None) std::cerr << " (" << to_string(decay) << " decay)";
     if (opt.kind != OptimizerKind::GD || opt.l2 > 0.0) std::cerr << ", " << optimizer_description(opt);
     if (spe > 1) std::cerr << ", batch " << batch_size << " (" << spe << " steps/epoch)";
+    if (dropout > 0.0) std::cerr << ", dropout " << format_number(dropout);
+    if (label_smoothing > 0.0) std::cerr << ", label smoothing " << format_number(label_smoothing);
+    if (augment.kind != AugmentKind::None) std::cerr << ", " << to_string(augment.kind) << " augmentation";
     std::cerr << ", ";
     if (train_options.epochs > 0) std::cerr << train_options.epochs << (train_options.epochs == 1 ? " epoch = " : " epochs = ");
     std::cerr << to_run << " iterations\n";
@@ -466,6 +545,19 @@ int run_train(const Options& o) {
     if (decay == LrDecay::Step) {
         model.metadata["lr_step_every"] = std::to_string(step_every);
         model.metadata["lr_step_gamma"] = format_number(step_gamma);
+    }
+    if (dropout > 0.0) model.metadata["dropout"] = format_number(dropout);
+    if (label_smoothing > 0.0) model.metadata["label_smoothing"] = format_number(label_smoothing);
+    if (augment.kind != AugmentKind::None) {
+        model.metadata["augment"] = to_string(augment.kind);
+        model.metadata["augment_rotation"] = format_number(augment.rotation);
+        model.metadata["augment_scale"] = format_number(augment.scale);
+        model.metadata["augment_shear"] = format_number(augment.shear);
+        model.metadata["augment_translate"] = format_number(augment.translation);
+    }
+    if (augment.kind == AugmentKind::Elastic) {
+        model.metadata["elastic_alpha"] = format_number(augment.elastic_alpha);
+        model.metadata["elastic_sigma"] = format_number(augment.elastic_sigma);
     }
     if (decay == LrDecay::Cosine) model.metadata["lr_total_steps"] = std::to_string(result.lr_total_steps);
     if (saved) model.metadata["created_by"] = metadata_string_or(*saved, "created_by", model.metadata["created_by"]);
