@@ -147,6 +147,11 @@ ConfigField required(ConfigField f) {
     return f;
 }
 
+ConfigField when_set(ConfigField f) {
+    f.only_when_set = true;
+    return f;
+}
+
 ConfigField derived(ConfigField f) {
     f.option = false;
     return f;
@@ -238,14 +243,14 @@ std::vector<ConfigField> make_fields() {
                                                 std::numeric_limits<std::int64_t>::max(),
                                                 "Cosine decay: the step at which the rate reaches 0"),
                           "lr_decay", {"cosine"})),
-        real("dropout", +[](C& c) -> double& { return c.dropout; }, unit_interval, "in [0, 1)",
-             "Inverted dropout on the hidden layer while training: drop each unit with probability p"),
-        real("label_smoothing", +[](C& c) -> double& { return c.label_smoothing; }, unit_interval, "in [0, 1)",
-             "Train towards (1-e)*one-hot + e/10 instead of the one-hot label"),
-        choice<AugmentKind>("augment", +[](C& c) -> AugmentKind& { return c.augment.kind; },
+        when_set(real("dropout", +[](C& c) -> double& { return c.dropout; }, unit_interval, "in [0, 1)",
+                      "Inverted dropout on the hidden layer while training: drop each unit with probability p")),
+        when_set(real("label_smoothing", +[](C& c) -> double& { return c.label_smoothing; }, unit_interval,
+                      "in [0, 1)", "Train towards (1-e)*one-hot + e/10 instead of the one-hot label")),
+        when_set(choice<AugmentKind>("augment", +[](C& c) -> AugmentKind& { return c.augment.kind; },
                             {"none", "affine", "elastic"}, to_string, augment_from_string,
                             "Distort each training row anew every epoch (mini-batch only): none; affine (rotation, "
-                            "scale, shear, translation); elastic (affine plus an elastic field)"),
+                            "scale, shear, translation); elastic (affine plus an elastic field)")),
         only_when(real("rotate", +[](C& c) -> double& { return c.augment.rotation; }, degrees, "in [0, 180]",
                        "Augmentation: rotation range in degrees (+-)"),
                   "augment", {"affine", "elastic"}),
@@ -302,6 +307,7 @@ std::map<std::string, std::string> config_metadata(const TrainConfig& config) {
         if (!f.recorded || !f.applies(config)) continue;
         // An optional path left empty (no IDX label file) is not written.
         if (f.kind == FieldKind::Text && !f.required && f.get(config).empty()) continue;
+        if (f.only_when_set && f.get(config) == f.get(TrainConfig{})) continue;
         metadata[f.key] = f.get(config);
     }
     return metadata;

@@ -89,6 +89,10 @@ struct ConfigField {
     bool recorded = true;     // kept in the model's metadata
     bool required = false;    // a saved model must have it (keys added later may be absent)
     bool compared_on_resume = true;  // a value given on resume must equal the recorded one
+    // Recorded only when it differs from TrainConfig{}'s (settings added after models existed, so
+    // a run that does not use them writes the same keys as before; a missing key reads back as
+    // the default).
+    bool only_when_set = false;
 
     // The field only means something when another field has one of some values, e.g. momentum
     // only with optimizer momentum. Empty `when`: always.
