@@ -45,6 +45,11 @@ struct SyntheticDigits {
 };
 SyntheticDigits make_synthetic_digits(std::size_t m, std::uint64_t seed);
 
+// This machine's fp32 FMA throughput of one core, measured (once, cached) by 12 independent chains
+// of 8-lane fused multiply-adds timed with the thread's CPU time (so waiting for a core does not
+// count): the reference the wide engine's counters are compared against in the same run.
+double measured_core_peak_flops();
+
 // The 59,000-column set shared by all fused-iteration benchmarks (built once).
 const SyntheticDigits& shared_training_digits();
 

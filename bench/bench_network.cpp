@@ -114,6 +114,60 @@ void BM_GradientsMnist(benchmark::State& state) {
     run_gradients(state, real.data);
 }
 
+// One mini-batch step's gradients (BatchEngine::gradients on `batch` columns, as the trainer calls
+// it with a gathered batch that sits in cache): the wide-network recipe's inner loop. The columns
+// are the first `batch` synthetic digits (dense: nothing to skip), so GFLOPS counts executed FLOPs.
+// path: 0 Auto (the wide path from H = 512), 1 Fused (the reference: the H = 10 kernels).
+// Extra counters: peak_frac against the nominal 535 GFLOP/s; machine_peak_frac = GFLOPS_cpu ÷ the
+// measured per-core FMA peak (measured_core_peak_flops), i.e. the FMA units' utilisation while the
+// process runs, which the other tenants of a shared machine do not dilute.
+void BM_MiniBatch(benchmark::State& state) {
+    const int hidden = static_cast<int>(state.range(0));
+    const auto batch = static_cast<std::size_t>(state.range(1));
+    const int threads = static_cast<int>(state.range(2));
+    const EnginePath path = state.range(3) == 1 ? EnginePath::Fused : EnginePath::Auto;
+    const auto& data = mnistnn::bench::shared_training_digits();
+    double cpu_seconds = 0.0;
+    try {
+        const Params params = init_params(hidden, Activation::ReLU, Init::He, 1);
+        BatchEngine engine(hidden, threads, path);
+        Gradients grads(hidden);
+        engine.gradients(params, data.pixels.data(), data.labels.data(), batch, grads);
+        const double cpu_start = process_cpu_seconds();
+        for (auto _ : state) {
+            BatchTotals totals = engine.gradients(params, data.pixels.data(), data.labels.data(), batch, grads);
+            benchmark::DoNotOptimize(totals);
+            benchmark::DoNotOptimize(grads.dW1.data());
+            benchmark::ClobberMemory();
+        }
+        cpu_seconds = process_cpu_seconds() - cpu_start;
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+        return;
+    }
+    const auto iters = static_cast<double>(state.iterations());
+    const double flops = iteration_flops(static_cast<std::size_t>(hidden), batch);
+    state.SetItemsProcessed(state.iterations() * static_cast<benchmark::IterationCount>(batch));
+    state.counters["GFLOPS"] = benchmark::Counter(iters * flops / 1e9, benchmark::Counter::kIsRate);
+    state.counters["peak_frac"] = benchmark::Counter(iters * flops / mnistnn::bench::kPeakFlopsPerSecond,
+                                                     benchmark::Counter::kIsRate);
+    if (cpu_seconds > 0.0) {
+        state.counters["cpu_ms_per_thread"] = 1000.0 * cpu_seconds / iters / threads;
+        state.counters["GFLOPS_cpu"] = iters * flops / cpu_seconds / 1e9;
+        if (mnistnn::bench::measured_core_peak_flops() > 0.0)
+            state.counters["machine_peak_frac"] = iters * flops / cpu_seconds / mnistnn::bench::measured_core_peak_flops();
+    }
+}
+
+BENCHMARK(BM_MiniBatch)
+    ->ArgNames({"H", "batch", "threads", "path"})
+    ->ArgsProduct({{256, 512, 800, 1024}, {128}, {1, 2}, {0}})
+    ->Args({800, 128, 1, 1})
+    ->Args({800, 128, 2, 1})
+    ->Unit(benchmark::kMicrosecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
 BENCHMARK(BM_Gradients)
     ->ArgNames({"H", "threads"})
     ->ArgsProduct({{10, 64, 256}, {1, 2}})

@@ -531,6 +531,132 @@ private:
     std::atomic<std::size_t> done_{0};  // tasks of the current run that have finished
 };
 
+
+// ---- the wide path (EnginePath::Wide) --------------------------------------------------------
+
+constexpr std::size_t kWideBlock = 256;       // columns per block
+constexpr std::size_t kWideMinHidden = 512;   // Auto picks Wide from here on
+constexpr std::size_t kWideBandUnits = 512;   // bands = 2·⌈H/512⌉
+
+using BlockMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
+std::uint64_t mix64(std::uint64_t z) {  // SplitMix64's finaliser
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// Buffers of the wide path, over one block of ≤ kWideBlock columns.
+struct Wide {
+    std::size_t hidden = 0, bands = 0;
+    BlockMatrix X;   // 784×block: pixel values v/255
+    BlockMatrix A;   // hidden×block: Z1, then A1 = g(Z1) ⊙ K
+    BlockMatrix G;   // hidden×block: K ⊙ g′(Z1) (training only)
+    BlockMatrix D;   // hidden×block: dZ1
+    BlockMatrix Z2;  // 10×block: Z2, then dZ2
+    Eigen::VectorXf db1;  // per band, written by the band's task
+
+    explicit Wide(std::size_t h)
+        : hidden(h), bands(2 * ((h + kWideBandUnits - 1) / kWideBandUnits)), X(kPixels, kWideBlock),
+          A(static_cast<Eigen::Index>(h), kWideBlock), G(static_cast<Eigen::Index>(h), kWideBlock),
+          D(static_cast<Eigen::Index>(h), kWideBlock), Z2(kClasses, kWideBlock), db1(static_cast<Eigen::Index>(h)) {}
+
+    // Rows [first, first + count) of band i (a function of hidden and bands only).
+    std::pair<Eigen::Index, Eigen::Index> band(std::size_t i) const {
+        const std::size_t first = hidden * i / bands, next = hidden * (i + 1) / bands;
+        return {static_cast<Eigen::Index>(first), static_cast<Eigen::Index>(next - first)};
+    }
+
+    // X ← the b samples' pixels as v/255 (the same table as pixels_to_input).
+    void load(const std::uint8_t* pixels, std::size_t b) {
+        const float* table = pixel_scale_table();
+        float* out = X.data();
+        for (std::size_t i = 0; i < b * kRow; ++i) out[i] = table[pixels[i]];
+    }
+
+    // Band i: Z1 = W1·X + b1, A1 = g(Z1) ⊙ K and, when training, G = K ⊙ g′(Z1). K is all ones
+    // without dropout. `column0` is the block's first column in the batch (for the masks).
+    void forward_band(const Params& p, std::size_t i, std::size_t b, bool train, std::size_t column0,
+                      const Regularization& reg) {
+        const auto [h0, n] = band(i);
+        const auto cols = static_cast<Eigen::Index>(b);
+        auto Z = A.block(h0, 0, n, cols);
+        Z.noalias() = p.W1.middleRows(h0, n) * X.leftCols(cols);
+        const bool relu = p.activation == Activation::ReLU, dropout = train && reg.dropout > 0.0;
+        const float* b1 = p.b1.data() + h0;
+        for (Eigen::Index j = 0; j < cols; ++j) {
+            float* a = &A(h0, j);
+            float* g = &G(h0, j);
+            for (Eigen::Index r = 0; r < n; ++r) {
+                const float z = a[r] + b1[r];
+                float act, slope;
+                if (relu) {
+                    act = z < 0.0f ? 0.0f : z;  // max(z, 0) that keeps NaN
+                    slope = z > 0.0f ? 1.0f : 0.0f;
+                } else {
+                    act = 1.0f / (1.0f + std::exp(-z));
+                    slope = act * (1.0f - act);
+                }
+                if (dropout) {
+                    const float keep = dropout_scale(reg.dropout_key, column0 + static_cast<std::size_t>(j),
+                                                     static_cast<std::size_t>(h0 + r), reg.dropout);
+                    act *= keep;
+                    slope *= keep;
+                }
+                a[r] = act;
+                if (train) g[r] = slope;
+            }
+        }
+    }
+
+    // Z2 = W2·A1 + b2 and the loss terms, accuracy and predictions of the block's b columns; when
+    // training, Z2 becomes dZ2 = (P − Q)·inv_m (Q the one-hot or smoothed targets).
+    void head(const Params& p, const std::uint8_t* labels, std::size_t b, bool train, float inv_m,
+              const Regularization& reg, std::uint8_t* predictions, BatchTotals& totals) {
+        const auto cols = static_cast<Eigen::Index>(b);
+        Z2.leftCols(cols).noalias() = p.W2 * A.leftCols(cols);
+        const auto eps = static_cast<float>(train ? reg.label_smoothing : 0.0);
+        const float off_target = eps / static_cast<float>(kClasses), on_target = 1.0f - eps + off_target;
+        for (Eigen::Index j = 0; j < cols; ++j) {
+            float z[kClasses];
+            for (int c = 0; c < kClasses; ++c) z[c] = Z2(c, j) + p.b2(c);
+            int arg = 0;
+            for (int c = 1; c < kClasses; ++c)
+                if (z[c] > z[arg]) arg = c;
+            float e[kClasses], sum = 0.0f;
+            for (int c = 0; c < kClasses; ++c) {
+                e[c] = std::exp(z[c] - z[arg]);
+                sum += e[c];
+            }
+            if (predictions != nullptr) predictions[j] = static_cast<std::uint8_t>(arg);
+            if (labels == nullptr) continue;
+            const int y = labels[j];
+            totals.loss_sum += std::log(static_cast<double>(sum)) - static_cast<double>(z[y] - z[arg]);
+            totals.correct += arg == y;
+            if (!train) continue;
+            for (int c = 0; c < kClasses; ++c)
+                Z2(c, j) = (e[c] / sum - (c == y ? on_target : off_target)) * inv_m;
+        }
+        totals.rows += b;
+    }
+
+    // Band i of the backward pass: dZ1 = (W2ᵀ·dZ2) ⊙ G, db1 (+)= Σ_j dZ1, dW1 (+)= dZ1·Xᵀ.
+    void backward_band(const Params& p, std::size_t i, std::size_t b, bool first, Gradients& grads) {
+        const auto [h0, n] = band(i);
+        const auto cols = static_cast<Eigen::Index>(b);
+        auto dZ1 = D.block(h0, 0, n, cols);
+        dZ1.noalias() = p.W2.middleCols(h0, n).transpose() * Z2.leftCols(cols);
+        dZ1.array() *= G.block(h0, 0, n, cols).array();
+        if (first) {
+            grads.db1.segment(h0, n) = dZ1.rowwise().sum();
+            grads.dW1.middleRows(h0, n).noalias() = dZ1 * X.leftCols(cols).transpose();
+        } else {
+            grads.db1.segment(h0, n) += dZ1.rowwise().sum();
+            grads.dW1.middleRows(h0, n).noalias() += dZ1 * X.leftCols(cols).transpose();
+        }
+    }
+};
+
 }  // namespace
 
 std::string to_string(Activation activation) {
@@ -645,7 +771,9 @@ std::size_t chunk_count(std::size_t m) {
 
 struct BatchEngine::Impl {
     int threads = 1;
+    EnginePath path = EnginePath::Auto;
     WorkerPool pool;
+    std::unique_ptr<Wide> wide;  // the wide path's buffers, made by its first call
     Packed net;
     std::vector<Scratch> scratch;       // one per thread
     std::vector<ChunkResult> chunks;    // one per chunk, allocated by the first gradients() call
@@ -675,6 +803,50 @@ struct BatchEngine::Impl {
         pool.run(count, fn);
     }
 
+    bool use_wide(const Regularization& reg) const {
+        if (path == EnginePath::Auto) return net.hidden >= kWideMinHidden || reg.active();
+        if (reg.active() && path == EnginePath::Fused)
+            throw UsageError("dropout and label smoothing need the wide engine path");
+        return path == EnginePath::Wide;
+    }
+
+    // The wide path over m columns, block by block: with `grads`, the gradients of the mean loss
+    // (1/m folded into dZ2); always the totals, and predictions when asked.
+    BatchTotals wide_pass(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t m,
+                          Gradients* grads, const Regularization& reg, std::uint8_t* predictions) {
+        if (!wide) wide = std::make_unique<Wide>(net.hidden);
+        Wide& w = *wide;
+        const bool train = grads != nullptr;
+        const float inv_m = 1.0f / static_cast<float>(m);
+        if (train) {
+            const auto rows = static_cast<Eigen::Index>(net.hidden);
+            grads->dW1.resize(rows, kPixels);
+            grads->db1.resize(rows);
+            grads->dW2.resize(kClasses, rows);
+            grads->db2.resize(kClasses);
+        }
+        BatchTotals totals;
+        for (std::size_t j = 0; j < m; j += kWideBlock) {
+            const std::size_t b = std::min(kWideBlock, m - j);
+            const bool first = j == 0;
+            w.load(pixels + j * kRow, b);
+            for_each_task(w.bands, [&](std::size_t i, int) { w.forward_band(params, i, b, train, j, reg); });
+            w.head(params, labels != nullptr ? labels + j : nullptr, b, train, inv_m, reg,
+                   predictions != nullptr ? predictions + j : nullptr, totals);
+            if (!train) continue;
+            const auto cols = static_cast<Eigen::Index>(b);
+            if (first) {
+                grads->dW2.noalias() = w.Z2.leftCols(cols) * w.A.leftCols(cols).transpose();
+                grads->db2 = w.Z2.leftCols(cols).rowwise().sum();
+            } else {
+                grads->dW2.noalias() += w.Z2.leftCols(cols) * w.A.leftCols(cols).transpose();
+                grads->db2 += w.Z2.leftCols(cols).rowwise().sum();
+            }
+            for_each_task(w.bands, [&](std::size_t i, int) { w.backward_band(params, i, b, first, *grads); });
+        }
+        return totals;
+    }
+
     BatchTotals sum_totals(std::size_t count) const {
         BatchTotals total;
         for (std::size_t c = 0; c < count; ++c) {
@@ -686,10 +858,34 @@ struct BatchEngine::Impl {
     }
 };
 
-BatchEngine::BatchEngine(int hidden, int threads) {
+BatchEngine::BatchEngine(int hidden, int threads, EnginePath path) {
     if (hidden < 1) throw UsageError("hidden size must be at least 1, got " + std::to_string(hidden));
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     impl_ = std::make_unique<Impl>(hidden, threads);
+    impl_->path = path;
+}
+
+void BatchEngine::parallel_for(std::size_t count, const std::function<void(std::size_t)>& fn) {
+    impl_->for_each_task(count, [&fn](std::size_t i, int) { fn(i); });
+}
+
+void Regularization::validate() const {
+    if (!(dropout >= 0.0 && dropout < 1.0))
+        throw UsageError("dropout must be in [0, 1), got " + std::to_string(dropout));
+    if (!(label_smoothing >= 0.0 && label_smoothing < 1.0))
+        throw UsageError("label smoothing must be in [0, 1), got " + std::to_string(label_smoothing));
+}
+
+std::uint64_t dropout_step_key(std::uint64_t seed, std::int64_t step) {
+    constexpr std::uint64_t kKey = 0x64726f706f757421ULL;  // "dropout!"
+    return mix64(mix64(seed ^ kKey) + static_cast<std::uint64_t>(step));
+}
+
+float dropout_scale(std::uint64_t key, std::size_t column, std::size_t unit, double p) {
+    const std::uint64_t h = mix64(key + static_cast<std::uint64_t>(column) * 0x9E3779B97F4A7C15ULL +
+                                  static_cast<std::uint64_t>(unit) * 0xD1B54A32D192ED03ULL);
+    const float u = static_cast<float>(h >> 40) * 0x1.0p-24f;
+    return u < static_cast<float>(p) ? 0.0f : static_cast<float>(1.0 / (1.0 - p));
 }
 
 BatchEngine::~BatchEngine() = default;
@@ -697,10 +893,13 @@ BatchEngine::~BatchEngine() = default;
 int BatchEngine::threads() const { return impl_->threads; }
 
 BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
-                                   std::size_t m, Gradients& grads, const std::uint64_t* nonzero) {
+                                   std::size_t m, Gradients& grads, const std::uint64_t* nonzero,
+                                   const Regularization& reg) {
     if (m == 0) throw UsageError("cannot compute gradients over zero samples");
     Impl& impl = *impl_;
     impl.check(params);
+    reg.validate();
+    if (impl.use_wide(reg)) return impl.wide_pass(params, pixels, labels, m, &grads, reg, nullptr);
     impl.net.pack(params);
     while (impl.chunks.size() < kMaxChunks) impl.chunks.emplace_back(impl.net);
     const std::size_t count = chunk_count(m);
@@ -766,6 +965,7 @@ BatchTotals BatchEngine::evaluate(const Params& params, const std::uint8_t* pixe
     if (m == 0) return BatchTotals{};
     Impl& impl = *impl_;
     impl.check(params);
+    if (impl.use_wide(Regularization{})) return impl.wide_pass(params, pixels, labels, m, nullptr, Regularization{}, predictions);
     impl.net.pack(params);
     const std::size_t count = chunk_count(m);
     impl.for_each_task(count, [&](std::size_t c, int t) {

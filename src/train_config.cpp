@@ -147,6 +147,11 @@ ConfigField required(ConfigField f) {
     return f;
 }
 
+ConfigField when_set(ConfigField f) {
+    f.only_when_set = true;
+    return f;
+}
+
 ConfigField derived(ConfigField f) {
     f.option = false;
     return f;
@@ -168,6 +173,11 @@ bool positive_finite(double v) { return std::isfinite(v) && v > 0.0; }
 bool non_negative_finite(double v) { return std::isfinite(v) && v >= 0.0; }
 bool unit_interval(double v) { return v >= 0.0 && v < 1.0; }
 bool decay_factor(double v) { return v > 0.0 && v <= 1.0; }
+bool degrees(double v) { return v >= 0.0 && v <= 180.0; }
+bool closed_unit(double v) { return v >= 0.0 && v <= 1.0; }
+bool half_frame(double v) { return v >= 0.0 && v <= 14.0; }
+bool field_alpha(double v) { return v >= 0.0 && v <= 1000.0; }
+bool field_sigma(double v) { return v >= 0.5 && v <= 28.0; }
 
 constexpr std::int64_t kMaxSteps = 1'000'000'000;
 
@@ -233,6 +243,32 @@ std::vector<ConfigField> make_fields() {
                                                 std::numeric_limits<std::int64_t>::max(),
                                                 "Cosine decay: the step at which the rate reaches 0"),
                           "lr_decay", {"cosine"})),
+        when_set(real("dropout", +[](C& c) -> double& { return c.dropout; }, unit_interval, "in [0, 1)",
+                      "Inverted dropout on the hidden layer while training: drop each unit with probability p")),
+        when_set(real("label_smoothing", +[](C& c) -> double& { return c.label_smoothing; }, unit_interval,
+                      "in [0, 1)", "Train towards (1-e)*one-hot + e/10 instead of the one-hot label")),
+        when_set(choice<AugmentKind>("augment", +[](C& c) -> AugmentKind& { return c.augment.kind; },
+                            {"none", "affine", "elastic"}, to_string, augment_from_string,
+                            "Distort each training row anew every epoch (mini-batch only): none; affine (rotation, "
+                            "scale, shear, translation); elastic (affine plus an elastic field)")),
+        only_when(real("rotate", +[](C& c) -> double& { return c.augment.rotation; }, degrees, "in [0, 180]",
+                       "Augmentation: rotation range in degrees (+-)"),
+                  "augment", {"affine", "elastic"}),
+        only_when(real("scale", +[](C& c) -> double& { return c.augment.scale; }, unit_interval, "in [0, 1)",
+                       "Augmentation: scale range per axis (1 +- s)"),
+                  "augment", {"affine", "elastic"}),
+        only_when(real("shear", +[](C& c) -> double& { return c.augment.shear; }, closed_unit, "in [0, 1]",
+                       "Augmentation: shear factor range (+-)"),
+                  "augment", {"affine", "elastic"}),
+        only_when(real("translate", +[](C& c) -> double& { return c.augment.translation; }, half_frame,
+                       "in [0, 14]", "Augmentation: translation range in pixels per axis (+-)"),
+                  "augment", {"affine", "elastic"}),
+        only_when(real("elastic_alpha", +[](C& c) -> double& { return c.augment.elastic_alpha; }, field_alpha,
+                       "in [0, 1000]", "Elastic field scale alpha in pixels"),
+                  "augment", {"elastic"}),
+        only_when(real("elastic_sigma", +[](C& c) -> double& { return c.augment.elastic_sigma; }, field_sigma,
+                       "in [0.5, 28]", "Elastic field smoothness: Gaussian sigma in pixels"),
+                  "augment", {"elastic"}),
     };
 }
 
@@ -260,6 +296,9 @@ const ConfigField& train_config_field(const std::string& name) {
 void validate(const TrainConfig& config) {
     if (config.lr_decay == LrDecay::Step && config.lr_step_every < 1)
         throw ConfigError({"lr_decay", "lr_step_every"}, "{0} step needs {1} N (the steps between decays)");
+    if (config.augment.kind != AugmentKind::None && config.batch_size == 0)
+        throw ConfigError({"augment", "batch_size"}, "{0} needs mini-batches ({1} B): with full batch every step "
+                                                     "would augment the whole training set");
     // Each field's own range, by the same check that reads it from options and metadata.
     for (const ConfigField& f : train_config_fields()) {
         if (f.kind == FieldKind::Text || !f.applies(config)) continue;
@@ -274,6 +313,7 @@ std::map<std::string, std::string> config_metadata(const TrainConfig& config) {
         if (!f.recorded || !f.applies(config)) continue;
         // An optional path left empty (no IDX label file) is not written.
         if (f.kind == FieldKind::Text && !f.required && f.get(config).empty()) continue;
+        if (f.only_when_set && f.get(config) == f.get(TrainConfig{})) continue;
         metadata[f.key] = f.get(config);
     }
     return metadata;

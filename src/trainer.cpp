@@ -93,6 +93,14 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     schedule.validate();
 
     Optimizer optimizer(options.optimizer, hidden);  // validates the settings
+    Regularization reg;
+    reg.dropout = options.dropout;
+    reg.label_smoothing = options.label_smoothing;
+    reg.validate();
+    const Augmenter augmenter(options.augment);  // validates the settings
+    if (augmenter.active() && !mini_batch)
+        throw UsageError("augmentation needs mini-batch training (a batch size below the " + std::to_string(n) +
+                         " training rows); with full batch every step would augment the whole set");
     const bool fresh = state.optimizer.t == 0 && state.optimizer.m.dW1.size() == 0 && state.optimizer.v.dW1.size() == 0;
     if (!fresh) optimizer.set_state(state.optimizer);
 
@@ -132,18 +140,31 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
             }
             const auto begin = static_cast<std::size_t>(s % spe) * batch;
             m = std::min(batch, n - begin);
+            if (augmenter.active()) {
+                // Rows in tasks of 8 on the engine's threads; each row's digit depends only on
+                // (seed, epoch, row), so the batch is the same for any thread count.
+                constexpr std::size_t kRowsPerTask = 8;
+                engine.parallel_for((m + kRowsPerTask - 1) / kRowsPerTask, [&](std::size_t t) {
+                    for (std::size_t j = t * kRowsPerTask; j < std::min(m, (t + 1) * kRowsPerTask); ++j) {
+                        const std::size_t row = order[begin + j];
+                        augmenter.apply(train.sample(row), batch_pixels.data() + j * kPixels, options.seed, epoch,
+                                        row);
+                    }
+                });
+            }
             for (std::size_t j = 0; j < m; ++j) {
                 const std::size_t row = order[begin + j];
-                std::memcpy(batch_pixels.data() + j * kPixels, train.sample(row), kPixels);
+                if (!augmenter.active()) std::memcpy(batch_pixels.data() + j * kPixels, train.sample(row), kPixels);
                 batch_labels[j] = train.labels[row];
                 batch_masks[j] = train_masks[row];
             }
             pixels = batch_pixels.data();
             labels = batch_labels.data();
-            masks = batch_masks.data();
+            masks = augmenter.active() ? nullptr : batch_masks.data();  // the engine finds the new digits' own
         }
 
-        const BatchTotals totals = engine.gradients(params, pixels, labels, m, grads, masks);
+        reg.dropout_key = dropout_step_key(options.seed, s);
+        const BatchTotals totals = engine.gradients(params, pixels, labels, m, grads, masks, reg);
         const double loss = totals.loss_sum / static_cast<double>(m);
         if (!std::isfinite(loss)) diverged(where(s, mini_batch, spe), loss, options.alpha);
         window.add(totals);

@@ -291,6 +291,62 @@ TEST_F(TrainOptionsCli, HoldoutFiguresAppearInTheLogLines) {
     EXPECT_EQ(r.err.find('\r'), std::string::npos) << "stderr is not a terminal: no progress line";
 }
 
+
+TEST_F(TrainOptionsCli, RegularizationAndAugmentationOptionsAreValidated) {
+    struct Case {
+        std::string args;
+        std::string expected;
+    };
+    const Case cases[] = {
+        {"--dropout 1", "--dropout"},
+        {"--dropout -0.1", "--dropout"},
+        {"--label-smoothing 1", "--label-smoothing"},
+        {"--augment rotate --batch-size 10", "--augment"},
+        {"--augment elastic", "--augment needs mini-batches"},
+        {"--augment affine --batch-size 100", "mini-batch"},  // 100 = the training rows: full batch
+        {"--augment elastic --batch-size 10 --elastic-sigma -4", "--elastic-sigma"},
+        {"--augment elastic --batch-size 10 --elastic-sigma 0", "--elastic-sigma"},
+        {"--augment elastic --batch-size 10 --elastic-alpha -1", "--elastic-alpha"},
+        {"--augment affine --batch-size 10 --rotate 200", "--rotate"},
+        {"--augment affine --batch-size 10 --scale 1", "--scale"},
+        {"--augment affine --batch-size 10 --translate 20", "--translate"},
+        {"--batch-size 10 --rotate 5", "--rotate only applies to --augment affine or elastic"},
+        {"--augment affine --batch-size 10 --elastic-sigma 5", "--elastic-sigma only applies to --augment elastic"},
+    };
+    for (const auto& c : cases) {
+        const auto r = train("--iters 1 " + c.args);
+        EXPECT_NE(r.exit_code, 0) << c.args;
+        EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.args << " → " << r.err;
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir.file("model.safetensors")));
+}
+
+TEST_F(TrainOptionsCli, AugmentedDropoutRunResumesExactlyAndRecordsItsSettings) {
+    const std::string options = "--hidden 12 --seed 3 --batch-size 16 --optimizer adam --alpha 0.003 --dropout 0.25 "
+                                "--label-smoothing 0.1 --augment elastic --rotate 8 --shear 0.2 --elastic-sigma 5";
+    ASSERT_EQ(train(options + " --iters 14 --threads 2 --model whole.safetensors").exit_code, 0);
+    ASSERT_EQ(train(options + " --iters 5 --threads 1 --model part.safetensors").exit_code, 0);
+    const auto r = run_cli("train --resume --model part.safetensors --iters 9 --threads 1", dir.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    expect_same_tensors(dir.file("part.safetensors"), dir.file("whole.safetensors"));
+    const Model m = load_model(dir.file("part.safetensors"));
+    EXPECT_EQ(m.metadata.at("dropout"), "0.25");
+    EXPECT_EQ(m.metadata.at("label_smoothing"), "0.1");
+    EXPECT_EQ(m.metadata.at("augment"), "elastic");
+    EXPECT_EQ(m.metadata.at("rotate"), "8");
+    EXPECT_EQ(m.metadata.at("shear"), "0.2");
+    EXPECT_EQ(m.metadata.at("elastic_sigma"), "5");
+    EXPECT_EQ(m.metadata.at("elastic_alpha"), "34");
+    const std::string before = read_text(dir.file("part.safetensors"));
+    for (const char* changed : {"--dropout 0.5", "--augment affine", "--elastic-sigma 4", "--rotate 9",
+                                "--label-smoothing 0"}) {
+        const auto refused = run_cli(std::string("train --resume --model part.safetensors --iters 1 ") + changed, dir.path());
+        EXPECT_EQ(refused.exit_code, 2) << changed;
+        EXPECT_NE(refused.err.find("differs from the model's recorded"), std::string::npos) << changed << " → " << refused.err;
+    }
+    EXPECT_EQ(read_text(dir.file("part.safetensors")), before);
+}
+
 }  // namespace
 }  // namespace mnistnn
 

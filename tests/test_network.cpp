@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -542,6 +543,202 @@ TEST(Network, PixelsToInputIsExactForEveryByte) {
     const float* table = pixel_scale_table();
     for (std::size_t i = 0; i < pixels.size(); ++i) EXPECT_EQ(X.data()[i], table[pixels[i]]) << "byte " << int(pixels[i]);
     for (int v = 0; v < 256; ++v) EXPECT_EQ(table[v], static_cast<float>(v) / 255.0f);
+}
+
+}  // namespace
+}  // namespace mnistnn
+
+// ---- the wide path, dropout and label smoothing ----------------------------------------------
+
+namespace mnistnn {
+namespace {
+
+// Mean loss with label smoothing ε and a dropout mask (keep factors from dropout_scale with `key`),
+// in double precision from the formulas: L = (1/m) Σ_j [lse(z_j) − Σ_c q_c z_cj].
+double reference_regularized_loss(const Eigen::MatrixXd& W1, const Eigen::VectorXd& b1, const Eigen::MatrixXd& W2,
+                                  const Eigen::VectorXd& b2, Activation act, const Batch& batch, double p,
+                                  std::uint64_t key, double eps) {
+    double total = 0.0;
+    for (std::size_t j = 0; j < batch.m; ++j) {
+        Eigen::VectorXd x(kPixels);
+        for (int i = 0; i < kPixels; ++i) x(i) = batch.pixels[j * kPixels + static_cast<std::size_t>(i)] / 255.0;
+        Eigen::VectorXd z1 = W1 * x + b1;
+        Eigen::VectorXd a1 = act == Activation::ReLU ? z1.cwiseMax(0.0).eval()
+                                                     : (1.0 / (1.0 + (-z1.array()).exp())).matrix().eval();
+        for (Eigen::Index h = 0; h < a1.size(); ++h)
+            if (p > 0.0) a1(h) *= dropout_scale(key, j, static_cast<std::size_t>(h), p);
+        Eigen::VectorXd z2 = W2 * a1 + b2;
+        const double zmax = z2.maxCoeff();
+        const double lse = zmax + std::log((z2.array() - zmax).exp().sum());
+        for (int c = 0; c < kClasses; ++c) {
+            const double q = eps / kClasses + (c == batch.labels[j] ? 1.0 - eps : 0.0);
+            total += q * (lse - z2(c));
+        }
+    }
+    return total / static_cast<double>(batch.m);
+}
+
+void check_regularized_gradients(Activation act, double p, double eps, EnginePath path) {
+    const int H = 6;
+    const Batch batch = random_batch(7, 43);
+    Params params = init_params(H, act, Init::Uniform, 3);
+    params.W1 *= 0.1f;  // keeps ReLU kinks away from the finite-difference step
+    BatchEngine engine(H, 1, path);
+    Gradients g(H);
+    Regularization reg;
+    reg.dropout = p;
+    reg.dropout_key = dropout_step_key(11, 5);
+    reg.label_smoothing = eps;
+    engine.gradients(params, batch.pixels.data(), batch.labels.data(), batch.m, g, nullptr, reg);
+
+    Eigen::MatrixXd W1 = params.W1.cast<double>(), W2 = params.W2.cast<double>();
+    Eigen::VectorXd b1 = params.b1.cast<double>(), b2 = params.b2.cast<double>();
+    auto loss = [&] { return reference_regularized_loss(W1, b1, W2, b2, act, batch, p, reg.dropout_key, eps); };
+    constexpr double h = 1e-5;
+    auto numeric = [&](auto& param) {
+        Eigen::MatrixXd grad(param.rows(), param.cols());
+        for (Eigen::Index r = 0; r < param.rows(); ++r)
+            for (Eigen::Index c = 0; c < param.cols(); ++c) {
+                const double saved = param(r, c);
+                param(r, c) = saved + h;
+                const double up = loss();
+                param(r, c) = saved - h;
+                const double down = loss();
+                param(r, c) = saved;
+                grad(r, c) = (up - down) / (2 * h);
+            }
+        return grad;
+    };
+    EXPECT_LE(relative_error(g.dW2.cast<double>(), numeric(W2)), 1e-3);
+    EXPECT_LE(relative_error(g.db2.cast<double>(), numeric(b2)), 1e-3);
+    EXPECT_LE(relative_error(g.db1.cast<double>(), numeric(b1)), 1e-3);
+    EXPECT_LE(relative_error(g.dW1.cast<double>(), numeric(W1)), 1e-3);
+}
+
+TEST(WideGradients, PlainMatchesFiniteDifferences) {
+    check_regularized_gradients(Activation::ReLU, 0.0, 0.0, EnginePath::Wide);
+    check_regularized_gradients(Activation::Sigmoid, 0.0, 0.0, EnginePath::Wide);
+}
+TEST(WideGradients, DropoutMatchesFiniteDifferences) {
+    check_regularized_gradients(Activation::ReLU, 0.3, 0.0, EnginePath::Auto);
+    check_regularized_gradients(Activation::Sigmoid, 0.5, 0.0, EnginePath::Auto);
+}
+TEST(WideGradients, LabelSmoothingMatchesFiniteDifferences) {
+    check_regularized_gradients(Activation::ReLU, 0.0, 0.1, EnginePath::Auto);
+}
+TEST(WideGradients, DropoutAndLabelSmoothingTogetherMatchFiniteDifferences) {
+    check_regularized_gradients(Activation::ReLU, 0.2, 0.05, EnginePath::Wide);
+}
+
+TEST(Dropout, MasksDropAboutPAndScaleSurvivors) {
+    const double p = 0.3;
+    const std::uint64_t key = dropout_step_key(1, 2);
+    std::size_t dropped = 0, n = 0;
+    for (std::size_t j = 0; j < 200; ++j)
+        for (std::size_t h = 0; h < 100; ++h, ++n) {
+            const float s = dropout_scale(key, j, h, p);
+            if (s == 0.0f)
+                ++dropped;
+            else
+                ASSERT_EQ(s, static_cast<float>(1.0 / 0.7));
+        }
+    EXPECT_NEAR(static_cast<double>(dropped) / static_cast<double>(n), p, 0.01);
+    // Another step, another mask; the same step, the same mask.
+    EXPECT_NE(dropout_step_key(1, 2), dropout_step_key(1, 3));
+    EXPECT_NE(dropout_step_key(1, 2), dropout_step_key(2, 2));
+    EXPECT_EQ(dropout_scale(key, 5, 6, p), dropout_scale(dropout_step_key(1, 2), 5, 6, p));
+    for (std::size_t h = 0; h < 100; ++h) EXPECT_NE(dropout_scale(key, 0, h, 0.0), 0.0f);
+}
+
+TEST(Regularization, BadValuesAreRefused) {
+    Regularization r;
+    r.dropout = 1.0;
+    EXPECT_THROW(r.validate(), UsageError);
+    r.dropout = -0.1;
+    EXPECT_THROW(r.validate(), UsageError);
+    r.dropout = std::nan("");
+    EXPECT_THROW(r.validate(), UsageError);
+    r.dropout = 0.5;
+    r.label_smoothing = 1.0;
+    EXPECT_THROW(r.validate(), UsageError);
+    r.label_smoothing = 0.1;
+    EXPECT_NO_THROW(r.validate());
+    const Batch batch = random_batch(4, 1);
+    const Params p = init_params(4, Activation::ReLU, Init::He, 1);
+    BatchEngine fused(4, 1, EnginePath::Fused);
+    Gradients g(4);
+    EXPECT_THROW(fused.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g, nullptr, r), UsageError);
+}
+
+// The wide path against the double-precision reference, and bit-identical for 1, 2 and 3 threads
+// (over several column blocks and a ragged last one), with and without dropout.
+TEST(WidePath, MatchesReferenceAndIsBitIdenticalForAnyThreadCount) {
+    const int H = 40;
+    const Batch batch = random_batch(600, 21);  // blocks of 256, 256, 88
+    const Params p = init_params(H, Activation::ReLU, Init::He, 5);
+    const Reference ref = reference_gradients(p, batch);
+    for (const double dropout : {0.0, 0.25}) {
+        SCOPED_TRACE(dropout);
+        Regularization reg;
+        reg.dropout = dropout;
+        reg.dropout_key = dropout_step_key(3, 9);
+        Gradients g1(H), g2(H), g3(H);
+        BatchEngine one(H, 1, EnginePath::Wide), two(H, 2, EnginePath::Wide), three(H, 3, EnginePath::Wide);
+        const BatchTotals t1 = one.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g1, nullptr, reg);
+        const BatchTotals t2 = two.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g2, nullptr, reg);
+        const BatchTotals t3 = three.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, g3, nullptr, reg);
+        for (const Gradients* g : {&g2, &g3}) {
+            EXPECT_TRUE((g1.dW1.array() == g->dW1.array()).all());
+            EXPECT_TRUE((g1.db1.array() == g->db1.array()).all());
+            EXPECT_TRUE((g1.dW2.array() == g->dW2.array()).all());
+            EXPECT_TRUE((g1.db2.array() == g->db2.array()).all());
+        }
+        EXPECT_EQ(t1.loss_sum, t2.loss_sum);
+        EXPECT_EQ(t1.loss_sum, t3.loss_sum);
+        EXPECT_EQ(t1.correct, t3.correct);
+        EXPECT_EQ(t1.rows, batch.m);
+        if (dropout == 0.0) {
+            EXPECT_NEAR(t1.loss_sum / static_cast<double>(batch.m), ref.loss, 1e-4);
+            EXPECT_EQ(t1.correct, ref.correct);
+            EXPECT_LE(relative_error(g1.dW1.cast<double>(), ref.dW1), 1e-4);
+            EXPECT_LE(relative_error(g1.db1.cast<double>(), ref.db1), 1e-4);
+            EXPECT_LE(relative_error(g1.dW2.cast<double>(), ref.dW2), 1e-4);
+            EXPECT_LE(relative_error(g1.db2.cast<double>(), ref.db2), 1e-4);
+        } else {
+            EXPECT_GT((g1.dW1 - ref.dW1.cast<float>()).norm(), 1e-3 * ref.dW1.norm());  // the mask did something
+        }
+    }
+    // Evaluation: no dropout, the same totals and predictions as the fused path's (up to rounding).
+    BatchEngine wide(H, 2, EnginePath::Wide), fused(H, 2, EnginePath::Fused);
+    std::vector<std::uint8_t> pw(batch.m), pf(batch.m);
+    const BatchTotals ew = wide.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m, pw.data());
+    const BatchTotals ef = fused.evaluate(p, batch.pixels.data(), batch.labels.data(), batch.m, pf.data());
+    EXPECT_NEAR(ew.loss_sum, ef.loss_sum, 1e-3 * ef.loss_sum);
+    EXPECT_EQ(ew.correct, ref.correct);
+    for (std::size_t j = 0; j < batch.m; ++j)
+        if (ref.clear_argmax[j]) {
+            EXPECT_EQ(pw[j], ref.predicted[j]);
+        }
+}
+
+TEST(WidePath, AutoPicksItForWideNetworks) {
+    // H = 512 under Auto gives exactly the forced wide path's results.
+    const int H = 512;
+    const Batch batch = random_batch(70, 8);
+    const Params p = init_params(H, Activation::ReLU, Init::He, 2);
+    BatchEngine automatic(H, 2), wide(H, 1, EnginePath::Wide);
+    Gradients ga(H), gw(H);
+    automatic.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, ga);
+    wide.gradients(p, batch.pixels.data(), batch.labels.data(), batch.m, gw);
+    EXPECT_TRUE((ga.dW1.array() == gw.dW1.array()).all());
+    EXPECT_TRUE((ga.db2.array() == gw.db2.array()).all());
+}
+
+TEST(Network, ParallelForRunsEveryIndexOnce) {
+    BatchEngine engine(10, 2);
+    std::vector<std::atomic<int>> hits(1000);
+    engine.parallel_for(hits.size(), [&](std::size_t i) { hits[i].fetch_add(1); });
+    for (const auto& h : hits) EXPECT_EQ(h.load(), 1);
 }
 
 }  // namespace

@@ -199,3 +199,38 @@ TEST(ModelRecord, MakeModelWritesTheSameKeysAsBefore) {
 
 }  // namespace
 }  // namespace mnistnn
+
+namespace mnistnn {
+namespace {
+
+TEST(TrainConfigRegularization, RecordedOnlyWhenUsedAndReadBack) {
+    TrainConfig c;
+    const auto plain = config_metadata(c);
+    for (const char* key : {"dropout", "label_smoothing", "augment", "rotate", "elastic_sigma"})
+        EXPECT_EQ(plain.count(key), 0u) << key;
+    c.batch_size = 32;
+    c.dropout = 0.25;
+    c.augment.kind = AugmentKind::Elastic;
+    c.augment.elastic_sigma = 5.0;
+    const auto used = config_metadata(c);
+    EXPECT_EQ(used.at("dropout"), "0.25");
+    EXPECT_EQ(used.at("augment"), "elastic");
+    EXPECT_EQ(used.at("elastic_sigma"), "5");
+    EXPECT_EQ(used.at("rotate"), "10");
+    EXPECT_EQ(used.count("label_smoothing"), 0u);
+    std::map<std::string, std::string> metadata = used;
+    metadata["seed"] = "0";
+    metadata["data_path"] = "x.csv";
+    metadata["holdout"] = "10";
+    metadata["data_rows"] = "100";
+    metadata["data_fingerprint"] = "fnv1a64:0";
+    const TrainConfig back = config_from_metadata(metadata);
+    EXPECT_EQ(back.dropout, 0.25);
+    EXPECT_EQ(back.augment.kind, AugmentKind::Elastic);
+    EXPECT_EQ(back.augment.elastic_sigma, 5.0);
+    c.batch_size = 0;
+    EXPECT_THROW(validate(c), ConfigError);  // augmentation needs mini-batches
+}
+
+}  // namespace
+}  // namespace mnistnn

@@ -411,5 +411,116 @@ TEST(Trainer, RejectsBadTrainingOptions) {
     EXPECT_THROW(train_network(p, train, Images{}, o, bad), UsageError);
 }
 
+
+// Augmentation, dropout and label smoothing on: the mini-batch options the 99 % recipe uses.
+TrainOptions regularized_options() {
+    TrainOptions o;
+    o.alpha = 0.002;
+    o.batch_size = 32;
+    o.seed = 5;
+    o.optimizer.kind = OptimizerKind::Adam;
+    o.dropout = 0.3;
+    o.label_smoothing = 0.1;
+    o.augment.kind = AugmentKind::Elastic;
+    o.augment.rotation = 12.0;
+    o.augment.shear = 0.1;
+    o.log_every = 7;
+    return o;
+}
+
+TEST(Trainer, AugmentationAndDropoutGiveTheSameResultForOneAndTwoThreads) {
+    const Images train = synthetic(150, 6), holdout = synthetic(30, 7);
+    Params a = init_params(24, Activation::ReLU, Init::He, 1), b = a;
+    TrainOptions o = regularized_options();
+    o.iters = 12;  // 5 steps per epoch: crosses two epoch boundaries
+    TrainState sa, sb;
+    o.threads = 1;
+    const TrainResult ra = train_network(a, train, holdout, o, sa);
+    o.threads = 2;
+    const TrainResult rb = train_network(b, train, holdout, o, sb);
+    expect_identical(a, b);
+    EXPECT_EQ(ra.loss, rb.loss);
+    EXPECT_EQ(ra.holdout_loss, rb.holdout_loss);
+}
+
+TEST(Trainer, ResumeMidEpochWithAugmentationAndDropoutIsExact) {
+    const Images train = synthetic(150, 6), holdout = synthetic(30, 7);
+    const Params start = init_params(24, Activation::ReLU, Init::He, 2);
+    TrainOptions o = regularized_options();
+    Params whole = start;
+    TrainState whole_state;
+    o.iters = 13;
+    train_network(whole, train, holdout, o, whole_state);
+    Params part = start;
+    TrainState state;
+    o.iters = 7;  // stops inside epoch 1
+    train_network(part, train, holdout, o, state);
+    TrainState reloaded;
+    reloaded.step = state.step;
+    reloaded.optimizer = optimizer_state_from_tensors(OptimizerKind::Adam, 24,
+                                                      optimizer_state_tensors(OptimizerKind::Adam, state.optimizer),
+                                                      state.optimizer.t);
+    o.iters = 6;
+    train_network(part, train, holdout, o, reloaded);
+    expect_identical(part, whole);
+}
+
+TEST(Trainer, EachRegularizerChangesTheTrainingAndEvaluationSeesOriginals) {
+    const Images train = synthetic(150, 6), holdout = synthetic(30, 7);
+    const Params start = init_params(24, Activation::ReLU, Init::He, 3);
+    TrainOptions plain;
+    plain.alpha = 0.002;
+    plain.batch_size = 32;
+    plain.optimizer.kind = OptimizerKind::Adam;
+    plain.iters = 6;
+    plain.log_every = 0;
+    Params base = start;
+    train_full_batch(base, train, holdout, plain);
+    TrainOptions variants[3] = {plain, plain, plain};
+    variants[0].dropout = 0.2;
+    variants[1].label_smoothing = 0.1;
+    variants[2].augment.kind = AugmentKind::Affine;
+    for (const TrainOptions& o : variants) {
+        Params p = start;
+        const TrainResult r = train_full_batch(p, train, holdout, o);
+        EXPECT_FALSE((p.W1.array() == base.W1.array()).all());
+        // The reported figures are those of the un-augmented rows, without dropout.
+        const BatchTotals h = evaluate(p, holdout.pixels.data(), holdout.labels.data(), holdout.rows, 1);
+        EXPECT_EQ(r.holdout_loss, h.loss_sum / static_cast<double>(holdout.rows));
+        const BatchTotals t = evaluate(p, train.pixels.data(), train.labels.data(), train.rows, 2);
+        EXPECT_EQ(r.loss, t.loss_sum / static_cast<double>(train.rows));
+    }
+}
+
+TEST(Trainer, RejectsBadRegularizationAndFullBatchAugmentation) {
+    const Images train = synthetic(40, 1);
+    Params p = init_params(4, Activation::ReLU, Init::Uniform, 0);
+    auto message = [&](const TrainOptions& o) -> std::string {
+        try {
+            train_full_batch(p, train, Images{}, o);
+        } catch (const UsageError& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    TrainOptions o;
+    o.dropout = 1.0;
+    EXPECT_NE(message(o).find("dropout"), std::string::npos);
+    o = TrainOptions{};
+    o.label_smoothing = -0.1;
+    EXPECT_NE(message(o).find("label smoothing"), std::string::npos);
+    o = TrainOptions{};
+    o.augment.kind = AugmentKind::Affine;  // full batch
+    EXPECT_NE(message(o).find("mini-batch"), std::string::npos) << message(o);
+    o.batch_size = 40;  // = the rows: still full batch
+    EXPECT_NE(message(o).find("mini-batch"), std::string::npos);
+    o.batch_size = 8;
+    o.augment.elastic_sigma = -4.0;
+    EXPECT_NE(message(o).find("sigma"), std::string::npos) << message(o);
+    o.augment.elastic_sigma = 4.0;
+    o.iters = 2;
+    EXPECT_EQ(message(o), "accepted");
+}
+
 }  // namespace
 }  // namespace mnistnn

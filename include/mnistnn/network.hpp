@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,40 @@ struct BatchTotals {
     std::size_t rows = 0;
 };
 
+// Training-time regularisation for BatchEngine::gradients (evaluation never applies it).
+//   Dropout (inverted): each hidden activation a[h, j] is multiplied by keep(h, j) ∈ {0, 1/(1−p)},
+//   zero with probability p, from dropout_scale(dropout_key, j, h, p) (j = the column in the batch),
+//   so the masks are a function of the key (one per step, dropout_step_key) and never of threads:
+//     A1 = g(Z1) ⊙ K,   dZ1 = (W2ᵀ·dZ2) ⊙ K ⊙ g′(Z1).
+//   Label smoothing: the target of column j is q = (1−ε)·onehot(y_j) + ε/10, so
+//     L = (1/m) Σ_j −Σ_c q_c log P[c, j]  and  dZ2 = (P − Q)/m.
+// The totals' loss_sum stays the plain cross-entropy −log P[y_j, j] of the (dropped-out) forward
+// pass, so logged losses compare across settings.
+struct Regularization {
+    double dropout = 0.0;          // p, 0 ≤ p < 1
+    std::uint64_t dropout_key = 0;
+    double label_smoothing = 0.0;  // ε, 0 ≤ ε < 1
+
+    bool active() const { return dropout > 0.0 || label_smoothing > 0.0; }
+    // Throws UsageError naming the setting out of range.
+    void validate() const;
+};
+
+// The dropout key of global step `step` of a run with seed `seed`.
+std::uint64_t dropout_step_key(std::uint64_t seed, std::int64_t step);
+
+// keep(unit, column) for `key`: 0 with probability p (a 24-bit uniform u < p), else 1/(1−p) (as float).
+float dropout_scale(std::uint64_t key, std::size_t column, std::size_t unit, double p);
+
+// Which implementation BatchEngine runs.
+//   Fused: the register-tiled uint8 kernels below, tuned for small H and full batches.
+//   Wide: Eigen matrix products over column blocks of up to 256 samples, with the hidden units cut
+//         into 2·⌈H/256⌉ fixed bands (a function of H only) that the threads share: Z1 = W1·X per
+//         band with bias, activation and dropout fused in, the 10-class head on one thread, then
+//         dZ1 and dW1 = dZ1·Xᵀ per band. Also bit-identical for any thread count.
+//   Auto: Wide when H ≥ 512 or when the call asks for regularisation (Fused has none), else Fused.
+enum class EnginePath { Auto, Fused, Wide };
+
 // Computes forward and backward passes over uint8 data, fused per block of columns so X is
 // streamed once per call and never stored as floats; pixel vectors that are all zero are skipped
 // (exactly: the sums are the dense ones). Holds its worker threads, the per-thread scratch space
@@ -85,7 +120,7 @@ struct BatchTotals {
 class BatchEngine {
 public:
     // threads ≤ 0 means all hardware threads.
-    BatchEngine(int hidden, int threads);
+    BatchEngine(int hidden, int threads, EnginePath path = EnginePath::Auto);
     ~BatchEngine();
     BatchEngine(const BatchEngine&) = delete;
     BatchEngine& operator=(const BatchEngine&) = delete;
@@ -96,8 +131,11 @@ public:
     // The 1/m is applied once to the summed gradients. Returns the forward pass's totals.
     // `nonzero`, when given, must be nonzero_vector_masks(pixels, m): the engine then skips
     // computing the masks itself (worth it when the same data is passed on every step).
+    // `reg`: dropout and label smoothing (see Regularization); they change the gradients as stated
+    // there.
     BatchTotals gradients(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
-                          std::size_t m, Gradients& grads, const std::uint64_t* nonzero = nullptr);
+                          std::size_t m, Gradients& grads, const std::uint64_t* nonzero = nullptr,
+                          const Regularization& reg = {});
 
     // Forward pass only: totals (labels may be null: then only rows is set) and optionally each
     // column's predicted class. `nonzero` as for gradients().
@@ -105,6 +143,10 @@ public:
                          std::size_t m, std::uint8_t* predictions = nullptr, const std::uint64_t* nonzero = nullptr);
 
     int threads() const;
+
+    // Runs fn(i) for i in [0, count) on the engine's threads (each i exactly once, in no particular
+    // order; fn must not throw). For work that goes with a step, such as augmenting its batch.
+    void parallel_for(std::size_t count, const std::function<void(std::size_t)>& fn);
 
 private:
     struct Impl;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mnistnn/augment.hpp"
 #include "mnistnn/error.hpp"
 #include "mnistnn/network.hpp"
 #include "mnistnn/optimizer.hpp"
@@ -46,6 +47,16 @@ struct TrainConfig {
     std::int64_t lr_step_every = 0;   // step decay only
     double lr_step_gamma = 0.1;       // step decay only
     std::int64_t lr_total_steps = 0;  // cosine only: the horizon T the last run used (recorded)
+
+    // Regularisation (network.hpp, Regularization): inverted dropout on the hidden layer with
+    // probability `dropout`, masks from dropout_step_key(seed, step); label smoothing ε. Both only
+    // in the gradient steps, never in evaluation.
+    double dropout = 0.0;          // 0 ≤ p < 1
+    double label_smoothing = 0.0;  // 0 ≤ ε < 1
+    // Augmentation of the training batches (augment.hpp; mini-batch only). Row r of the training
+    // set in epoch e is replaced by Augmenter::apply(…, seed, e, r), computed on the engine's
+    // threads just before the step; held-out rows and every evaluation see the original digits.
+    AugmentSettings augment;
 };
 
 // Settings of one run only: never recorded in the model, free to change on resume.
@@ -78,6 +89,10 @@ struct ConfigField {
     bool recorded = true;     // kept in the model's metadata
     bool required = false;    // a saved model must have it (keys added later may be absent)
     bool compared_on_resume = true;  // a value given on resume must equal the recorded one
+    // Recorded only when it differs from TrainConfig{}'s (settings added after models existed, so
+    // a run that does not use them writes the same keys as before; a missing key reads back as
+    // the default).
+    bool only_when_set = false;
 
     // The field only means something when another field has one of some values, e.g. momentum
     // only with optimizer momentum. Empty `when`: always.

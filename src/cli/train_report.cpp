@@ -108,6 +108,9 @@ void print_banner(const TrainConfig& c, std::size_t train_rows, std::size_t hold
     if (c.lr_decay != LrDecay::None) out << " (" << to_string(c.lr_decay) << " decay)";
     if (c.optimizer.kind != OptimizerKind::GD || c.optimizer.l2 > 0.0) out << ", " << optimizer_description(c.optimizer);
     if (spe > 1) out << ", batch " << c.batch_size << " (" << spe << " steps/epoch)";
+    if (c.dropout > 0.0) out << ", dropout " << format_number(c.dropout);
+    if (c.label_smoothing > 0.0) out << ", label smoothing " << format_number(c.label_smoothing);
+    if (c.augment.kind != AugmentKind::None) out << ", " << to_string(c.augment.kind) << " augmentation";
     out << ", ";
     if (run.epochs > 0) out << run.epochs << (run.epochs == 1 ? " epoch = " : " epochs = ");
     out << to_run << " iterations\n";
