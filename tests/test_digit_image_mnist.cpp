@@ -5,6 +5,8 @@
 // and for the README's best recipe, both trained once here from data/train.csv.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -128,29 +130,25 @@ Shared& shared() {
     return s;
 }
 
-// Trains with the CLI (--threads 1: the model is bit-identical for any thread count, and one thread
-// is the fastest on a machine shared with other builds).
-Model train(const std::string& args, const std::string& name) {
-    const std::string train = "\"" + test::source_path("data/train.csv") + "\"";
-    const auto r = test::run_cli("train -q --threads 1 " + args + " --data " + train + " --model " + name, shared().dir.path());
-    if (r.exit_code != 0) throw std::runtime_error("training " + name + " failed: " + r.err);
-    return load_model(shared().dir.file(name));
+// The models are trained once per test run by the ctest fixture real_digit_models
+// (tests/train_real_digit_models.sh) into MNISTNN_REAL_DIGIT_MODELS.
+Model trained(const std::string& name) {
+    const std::string path = std::string(MNISTNN_REAL_DIGIT_MODELS) + "/" + name;
+    if (!std::filesystem::exists(path))
+        throw std::runtime_error(path + " is missing: run the real_digit_models ctest fixture first");
+    return load_model(path);
 }
 
 const Model& default_model() {
     auto& m = shared().default_model;
-    if (!m) m = std::make_unique<Model>(train("--alpha 0.1 --iters 1000", "default.safetensors"));
+    if (!m) m = std::make_unique<Model>(trained("default.safetensors"));  // --alpha 0.1 --iters 1000
     return *m;
 }
 
 // The README's 98 % recipe.
 const Model& best_model() {
     auto& m = shared().best_model;
-    if (!m) {
-        m = std::make_unique<Model>(train("--hidden 256 --init he --batch-size 128 --optimizer adam --alpha 0.002 "
-                                          "--lr-decay cosine --l2 0.0001 --epochs 10 --log-every 461",
-                                          "best.safetensors"));
-    }
+    if (!m) m = std::make_unique<Model>(trained("best.safetensors"));
     return *m;
 }
 
