@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <string>
@@ -85,6 +86,8 @@ void setup_eval(CLI::App& app, Options& options);
 void setup_predict(CLI::App& app, Options& options);
 void setup_convert(CLI::App& app, Options& options);
 void setup_plot(CLI::App& app, Options& options);
+// Adds `serve` to app; the returned function runs it after parsing and returns the exit code.
+std::function<int()> add_serve(CLI::App& app);
 
 // Each returns the process exit code; library errors propagate as exceptions to main().
 int run_train(const Options& options);

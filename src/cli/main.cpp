@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     setup_predict(app, options);
     setup_convert(app, options);
     setup_plot(app, options);
+    const auto serve = add_serve(app);
 
     try {
         app.parse(argc, argv);
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
             if (name == "predict") return run_predict(options);
             if (name == "convert") return run_convert(options);
             if (name == "plot") return run_plot(options);
+            if (name == "serve") return serve();
         }
         std::cerr << "mnistnn: no subcommand\n";
         return kExitUsage;
