@@ -8,8 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mnistnn/error.hpp"
+#include "mnistnn/image_decode.hpp"
 #include "mnistnn/images.hpp"
 
 namespace mnistnn {
@@ -26,6 +28,9 @@ enum class Invert { Auto, Yes, No };  // Auto: dark ink on a light background is
 struct DigitImageOptions {
     Invert invert = Invert::Auto;
     std::uint64_t max_pixels = 50'000'000;  // refuse images whose header claims more (width × height)
+    std::uint64_t max_file_bytes = 512ull << 20;  // load_digit_image refuses larger files
+    // Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale while the shorter side stays ≥ this.
+    int decode_min_side = 256;
 };
 
 // One normalised sample, row-major 28×28, as a row of Images::pixels.
@@ -38,5 +43,71 @@ DigitPixels normalize_digit_image(const std::uint8_t* data, std::size_t size, co
 
 // Reads the file at `path` (IoError if it cannot be read) and normalises it.
 DigitPixels load_digit_image(const std::string& path, const DigitImageOptions& options = {});
+
+// ---- The normalisation steps, each usable (and tested) on its own ------------------------------
+
+constexpr int kDigitBox = 20;  // the ink's longest side in the 28×28 field
+// Ink below this fraction of the ink's range (background → strongest ink) is paper noise: it is
+// cleared and does not count for the bounding box.
+constexpr float kNoiseFloor = 0.12f;
+// A picture whose ink is weaker than this (in grey levels, of 255) has no ink.
+constexpr int kMinContrast = 24;
+
+// How grey levels map to ink, decided once per picture.
+struct InkLevels {
+    bool inverted = false;     // dark ink on a light background
+    int background = 0;        // median grey level of the picture's border
+    std::array<float, 256> ink{};  // grey level → ink in [0, 255]: background 0, strongest ink 255
+};
+
+// Polarity: dark ink on a light background, judged by the border's median grey level: it is a
+// light background when that level is nearer the picture's lightest level than its darkest.
+bool dark_ink_on_light(const GreyImage& image);
+
+// Decides polarity (`invert`, or dark_ink_on_light for Auto) and levels: background (the border's
+// median) → 0, strongest ink → 255, linear in between, with the bottom kNoiseFloor of that range
+// cleared. Throws ImageError "no ink found" when the ink's range is under kMinContrast.
+InkLevels ink_levels(const GreyImage& image, Invert invert, const std::string& name);
+
+// Half-open box [x, x + width) × [y, y + height) in pixels.
+struct InkBox {
+    int x = 0;
+    int y = 0;
+    int width = 0;
+    int height = 0;
+};
+
+// The smallest box holding every pixel with ink > 0 (after levels). width = height = 0 when none.
+InkBox ink_bounding_box(const GreyImage& image, const InkLevels& levels);
+
+// A small float picture of ink values (0 … 255), row-major.
+struct InkImage {
+    int width = 0;
+    int height = 0;
+    std::vector<float> ink;
+
+    float at(int x, int y) const { return ink[static_cast<std::size_t>(y * width + x)]; }
+};
+
+// The box's ink scaled by s = max(box.width, box.height) / side source pixels per output pixel,
+// the same s on both axes (aspect kept): output is ⌈box.width / s⌉ × ⌈box.height / s⌉ (the
+// longer side exactly `side`). Area averaging: output pixel (i, j) is the mean ink over the
+// source area [box.x + i·s, box.x + (i+1)·s) × [box.y + j·s, box.y + (j+1)·s), partly covered
+// source pixels weighted by the covered fraction.
+InkImage fit_ink(const GreyImage& image, const InkLevels& levels, const InkBox& box, int side = kDigitBox);
+
+// Centre of mass (x, y) in pixel indices: (Σ x·v / Σ v, Σ y·v / Σ v). (0, 0) for an image with no ink.
+std::array<double, 2> centre_of_mass(const InkImage& image);
+
+// Places `fitted` in the 28×28 field so its centre of mass lands on (14, 14): shifted by the
+// whole-pixel part, and by the fraction with linear interpolation (each pixel's ink split between
+// the two pixels it straddles, which moves the centre of mass by exactly the fraction). Then
+// scales so the strongest ink is 255 and rounds. Ink shifted past the field's edge is lost.
+DigitPixels place_in_field(const InkImage& fitted);
+
+// Every step after decoding: a picture of exactly 28×28 is taken as an MNIST sample already and
+// only its polarity is applied (so MNIST's own digits round-trip exactly); any other size is
+// levelled, cropped, fitted and centred. Throws ImageError "no ink found" for a blank picture.
+DigitPixels normalize_grey_image(const GreyImage& image, const std::string& name, const DigitImageOptions& options = {});
 
 }  // namespace mnistnn
