@@ -104,6 +104,7 @@ public:
         return false;
     }
     int fd() const { return fd_; }
+    std::string pending;  // bytes received past the last response read (pipelining)
 
 private:
     int fd_ = -1;
@@ -117,9 +118,10 @@ struct Response {
     bool has_header(const std::string& line) const { return headers.find(line) != std::string::npos; }
 };
 
-// Reads one response (Content-Length framed) from the socket.
-Response read_response(Socket& s, milliseconds timeout = milliseconds(5000)) {
-    std::string data;
+// Reads one response (Content-Length framed; no body for HEAD) from the socket.
+Response read_response(Socket& s, milliseconds timeout = milliseconds(5000), bool head = false) {
+    std::string data = std::move(s.pending);
+    s.pending.clear();
     std::size_t header_end;
     while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
         const std::string more = s.receive(timeout);
@@ -132,13 +134,15 @@ Response read_response(Socket& s, milliseconds timeout = milliseconds(5000)) {
     if (r.headers.compare(0, 9, "http/1.1 ") != 0) throw std::runtime_error("not HTTP: " + r.headers);
     r.status = std::stoi(r.headers.substr(9, 3));
     const auto cl = r.headers.find("content-length: ");
-    const std::size_t length = cl == std::string::npos ? 0 : std::stoul(r.headers.substr(cl + 16));
+    const std::size_t length = cl == std::string::npos || head ? 0 : std::stoul(r.headers.substr(cl + 16));
     r.body = data.substr(header_end + 4);
     while (r.body.size() < length) {
         const std::string more = s.receive(timeout);
         if (more.empty()) throw std::runtime_error("connection closed inside a body");
         r.body += more;
     }
+    s.pending = r.body.substr(length);
+    r.body.resize(length);
     return r;
 }
 
@@ -222,7 +226,7 @@ Response http(int port, const std::string& method, const std::string& path, cons
               const std::string& body = "") {
     Socket s(port);
     s.send(request_text(method, path, type, body));
-    return read_response(s);
+    return read_response(s, milliseconds(5000), method == "HEAD");
 }
 
 // /healthz answers 200 within a second on a fresh connection.

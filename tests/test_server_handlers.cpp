@@ -169,7 +169,7 @@ TEST(ServerHandlers, BadJsonBodiesAre400NamingTheField) {
     auto p = sample(2, 2);
     expect_error(post_json(""), 400, "malformed JSON");
     expect_error(post_json("{\"pixels\": [1, 2,"), 400, "malformed JSON");
-    expect_error(post_json("{\"pixels\": [1, 2]} trailing"), 400, "malformed JSON");
+    expect_error(post_json(pixels_body(p) + " trailing"), 400, "malformed JSON");
     expect_error(post_json("[1, 2, 3]"), 400, "expected a JSON object");
     expect_error(post_json("{}"), 400, "\"pixels\"");
     expect_error(post_json("{\"pixel\": []}"), 400, "unknown field \"pixel\"");
