@@ -1,7 +1,7 @@
 // The drawing page of `mnistnn serve` in a real browser (Debian's chromium, headless, driven by
 // playwright-core): trains a small model, starts the server, draws 20 real MNIST test digits
 // (data/test.csv) with mouse strokes traced from their pixels, and checks that the prediction
-// the page shows agrees with `mnistnn predict --index` on at least 18 of them. Keeps a
+// the page shows agrees with `mnistnn predict` on the same rows for at least 18 of them. Keeps a
 // screenshot in ARTIFACTS_DIR/serve-page.png.
 //   node serve_page.test.js path/to/mnistnn ARTIFACTS_DIR
 'use strict';
@@ -33,18 +33,28 @@ function run(args) {
   return r.stdout;
 }
 
-// The first n rows of a labelled Kaggle CSV: { label, pixels[784] }.
+// The header and first n rows of a labelled Kaggle CSV, as text and as { label, pixels[784] }.
 function readRows(file, n) {
   const fd = fs.openSync(file, 'r');
   const buffer = Buffer.alloc(1 << 20);
   const bytes = fs.readSync(fd, buffer, 0, buffer.length, 0);
   fs.closeSync(fd);
-  const lines = buffer.subarray(0, bytes).toString('utf8').split('\n').slice(1, n + 1);
-  return lines.map((line) => {
+  const lines = buffer.subarray(0, bytes).toString('utf8').split('\n').slice(0, n + 1);
+  const rows = lines.slice(1).map((line) => {
     const v = line.trim().split(',').map(Number);
     if (v.length !== 785) fail(`${file}: expected 785 columns, got ${v.length}`);
     return { label: v[0], pixels: v.slice(1) };
   });
+  return { text: lines.join('\n') + '\n', rows };
+}
+
+// `mnistnn predict` on the same digits (one run over a file of them): the predicted classes.
+function predictRows(model, csvText, dir) {
+  const csv = path.join(dir, 'digits.csv');
+  const out = path.join(dir, 'submission.csv');
+  fs.writeFileSync(csv, csvText);
+  run(['predict', '--model', model, '--data', csv, '--out', out]);
+  return fs.readFileSync(out, 'utf8').trim().split('\n').slice(1).map((line) => Number(line.split(',')[1]));
 }
 
 // Starts `mnistnn serve` on a free loopback port; resolves with { child, url }.
@@ -74,7 +84,7 @@ async function drawDigit(page, box, pixels) {
       const py = box.y + (y + 0.5) * SCALE;
       await page.mouse.move(box.x + (start + 0.5) * SCALE, py);
       await page.mouse.down();
-      await page.mouse.move(box.x + (x - 0.5) * SCALE, py, { steps: Math.max(1, x - start) });
+      await page.mouse.move(box.x + (x - 0.5) * SCALE, py, { steps: 1 });
       await page.mouse.up();
     }
   }
@@ -88,13 +98,16 @@ async function main() {
   const model = path.join(tmp, 'model.safetensors');
   let server = null;
   let context = null;
+  const started = Date.now();
+  const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
   try {
     run(['train', '--data', trainCsv, '--model', model, '--hidden', '128', '--init', 'he', '--batch-size', '128',
       '--optimizer', 'adam', '--alpha', '0.002', '--epochs', '2', '--log-every', '1000', '-q']);
-    const digits = readRows(testCsv, DIGITS);
-    const expected = digits.map((_, i) =>
-      JSON.parse(run(['predict', '--json', '--model', model, '--data', testCsv, '--index', String(i)])).prediction);
+    const { text, rows: digits } = readRows(testCsv, DIGITS);
+    const expected = predictRows(model, text, tmp);
+    if (expected.length !== DIGITS) fail(`predict gave ${expected.length} answers for ${DIGITS} digits`);
 
+    console.log(`browser test: model trained and predict run on ${DIGITS} digits (${seconds()} s)`);
     server = await startServer(model);
     context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
       executablePath: '/usr/bin/chromium',
@@ -142,6 +155,7 @@ async function main() {
     }
     const shot = path.join(artifacts, 'serve-page.png');
     await page.screenshot({ path: shot });
+    console.log(`browser test: drawn in ${seconds()} s`);
     console.log(`browser test: page agrees with predict on ${agree}/${DIGITS} digits: ${shown.join(' ')}`);
     console.log(`browser test: screenshot ${shot}`);
     if (outside.length) fail(`the page made requests outside the server: ${outside.join(', ')}`);
