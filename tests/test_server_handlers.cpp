@@ -10,6 +10,7 @@
 #include "mnistnn/model_file.hpp"
 #include "mnistnn/network.hpp"
 #include "mnistnn/server.hpp"
+#include "image_maker.hpp"
 #include "test_util.hpp"
 
 namespace mnistnn {
@@ -244,6 +245,21 @@ TEST(ServerHandlers, ImageIsNormalisedAndPredictedAsTheLibraryDoes) {
     const Eigen::VectorXf p = predict_one(vote_model().params, input.data());
     ASSERT_EQ(j["probabilities"].size(), 10u);
     for (int k = 0; k < 10; ++k) EXPECT_EQ(j["probabilities"][static_cast<std::size_t>(k)].get<double>(), static_cast<double>(p(k)));
+}
+
+TEST(ServerHandlers, JpegAndPngAreNormalisedAsTheLibraryDoes) {
+    std::vector<std::uint8_t> grey(64 * 64, 255);
+    for (int y = 10; y < 54; ++y) {
+        for (int x = 20; x < 30 + y / 4; ++x) grey[static_cast<std::size_t>(y * 64 + x)] = 20;
+    }
+    const std::string files[] = {test::stb_jpeg(64, 64, 1, grey, 90), test::stb_png(64, 64, 1, grey)};
+    const char* types[] = {"image/jpeg", "image/png"};
+    for (int i = 0; i < 2; ++i) {
+        const auto r = call("POST", "/v1/predict", types[i], files[i]);
+        ASSERT_EQ(r.status, 200) << types[i] << ": " << r.body;
+        const DigitPixels input = normalize_digit_image(test::bytes_of(files[i]), files[i].size(), "test");
+        EXPECT_EQ(json::parse(r.body)["input"], json(input)) << types[i];
+    }
 }
 
 TEST(ServerHandlers, BlankImageIs400) {

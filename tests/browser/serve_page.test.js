@@ -125,6 +125,21 @@ async function main() {
     const box = await page.locator('#pad').boundingBox();
     if (!box || Math.round(box.width) !== 280) fail(`the drawing canvas is not 280 px wide: ${JSON.stringify(box)}`);
 
+    // Live prediction: a slow stroke gets answers while the button is still down (debounced).
+    let predictRequests = 0;
+    page.on('request', (r) => { if (r.url().endsWith('/v1/predict')) predictRequests++; });
+    await page.mouse.move(box.x + 140, box.y + 40);
+    await page.mouse.down();
+    for (let k = 1; k <= 8; k++) {
+      await page.mouse.move(box.x + 140, box.y + 40 + 25 * k);
+      await page.waitForTimeout(300);
+    }
+    const duringStroke = predictRequests;
+    await page.mouse.up();
+    if (duringStroke < 2) fail(`only ${duringStroke} predictions were asked for during a 2.4 s stroke`);
+    await page.waitForFunction(() => document.body.dataset.shown === document.body.dataset.version);
+    if (await page.textContent('#prediction') === '–') fail('no prediction shown after a stroke');
+
     let agree = 0;
     const shown = [];
     for (let i = 0; i < DIGITS; i++) {
