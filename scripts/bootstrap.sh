@@ -8,7 +8,7 @@ cd "$root"
 packages=(cmake make g++ libeigen3-dev libcli11-dev libfccp-dev libgtest-dev zlib1g-dev
           nlohmann-json3-dev libpng-dev libstb-dev)
 packages+=(libspng-dev libjpeg-dev pkg-config)  # image files for predict FILE / serve: PNG (libspng), JPEG (libjpeg-turbo)
-packages+=(libboost-dev chromium wrk nginx curl)  # serve: Boost.Beast/Asio (HTTP); its browser test (chromium + npm playwright-core); bench/serve_bench.sh (wrk, nginx, curl)
+packages+=(libboost-dev libsimdjson-dev chromium wrk nginx curl)  # serve: Boost.Beast/Asio (HTTP), simdjson (request JSON); its browser test (chromium + npm playwright-core); bench/serve_bench.sh (wrk, nginx, curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

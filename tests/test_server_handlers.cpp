@@ -210,11 +210,16 @@ TEST(ServerHandlers, BadBatchesAre400NamingTheRow) {
     expect_error(post_json(both), 400, "either \"pixels\" or \"instances\"");
 }
 
-TEST(ServerHandlers, DeeplyNestedJsonIsRefusedAtOnce) {
-    const std::string deep(1 << 20, '[');
-    expect_error(post_json(deep), 400, "expected a JSON object");
-    const std::string deep_value = "{\"pixels\": " + std::string(1 << 20, '[');
-    expect_error(post_json(deep_value), 400, "pixels[0]");
+TEST(ServerHandlers, DeeplyNestedJsonIsRefused) {
+    const std::size_t depth = std::size_t{1} << 19;
+    expect_error(post_json(std::string(depth, '[')), 400, "expected a JSON object, got an array");
+    expect_error(post_json(std::string(depth, '[') + std::string(depth, ']')), 400, "expected a JSON object");
+    expect_error(post_json("{\"pixels\": " + std::string(depth, '[')), 400, "malformed JSON");
+    expect_error(post_json("{\"pixels\": " + std::string(depth, '[') + std::string(depth, ']') + "}"), 400,
+                 "pixels[0]: expected an integer 0..255, got an array");
+    // Shallow enough for the parser's depth limit: refused for its shape.
+    expect_error(post_json("{\"pixels\": [[[[[[[[1]]]]]]]]}"), 400, "pixels[0]: expected an integer 0..255, got an array");
+    expect_error(post_json("[[[[[[[[1]]]]]]]]"), 400, "expected a JSON object, got an array");
 }
 
 TEST(ServerHandlers, UndecodableImageIs400) {

@@ -1,7 +1,7 @@
 #pragma once
-// The JSON bodies of POST /v1/predict, read by a streaming (SAX) parser straight into pixel
+// The JSON bodies of POST /v1/predict, read by simdjson's On-Demand parser straight into pixel
 // bytes: no document tree is built, and anything but the two accepted shapes is refused at the
-// first token that breaks them, so hostile JSON (deep nesting, huge arrays) costs nothing.
+// first value that breaks them, so hostile JSON (deep nesting, huge arrays) costs nothing.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
