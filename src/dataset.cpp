@@ -21,9 +21,9 @@ std::vector<std::size_t> shuffled_indices(std::size_t n, std::uint64_t seed) {
 
 Split split_rows(std::size_t n, std::uint64_t seed, std::size_t holdout) {
     if (holdout >= n) {
-        throw UsageError("--holdout " + std::to_string(holdout) + " leaves no training rows: the data has " +
-                         std::to_string(n) + " rows, so holdout must be at most " +
-                         std::to_string(n == 0 ? 0 : n - 1));
+        throw UsageError({"holdout"}, "{0} " + std::to_string(holdout) + " leaves no training rows: the data has " +
+                                          std::to_string(n) + " rows, so {0} must be at most " +
+                                          std::to_string(n == 0 ? 0 : n - 1));
     }
     std::vector<std::size_t> order = shuffled_indices(n, seed);
     Split split;

@@ -261,9 +261,10 @@ void LrSchedule::validate() const {
         throw UsageError("alpha must be a positive finite number, got " + format_number(alpha));
     if (decay == LrDecay::Step) {
         if (step_every < 1)
-            throw UsageError("step decay needs the number of steps between decays (--lr-step-every N ≥ 1)");
+            throw UsageError("step decay needs the number of steps between decays (≥ 1), got " +
+                             std::to_string(step_every));
         if (!(gamma > 0.0 && gamma <= 1.0))
-            throw UsageError("the step-decay factor (--lr-step-gamma) must be in (0, 1], got " + format_number(gamma));
+            throw UsageError("the step-decay factor must be in (0, 1], got " + format_number(gamma));
     }
     if (decay == LrDecay::Cosine && total_steps < 1)
         throw UsageError("cosine decay needs a total step count ≥ 1, got " + std::to_string(total_steps));

@@ -19,39 +19,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr double kProgressInterval = 0.1;  // seconds between progress redraws (≤ 10 per second)
-constexpr double kProgressDelay = 0.25;    // no progress line for runs shorter than this
-constexpr const char* kClearLine = "\r\033[K";
-
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string format_log_line(const TrainLogEntry& e, bool mini_batch, bool show_lr) {
-    char line[256];
-    int n = std::snprintf(line, sizeof line, "iter %5lld", static_cast<long long>(e.iteration));
-    auto add = [&](const char* format, auto... values) {
-        if (n >= 0 && static_cast<std::size_t>(n) < sizeof line)
-            n += std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n), format, values...);
-    };
-    if (mini_batch) add("  epoch %6.2f", e.epoch);
-    add("  loss %.4f  train_acc %.4f", e.loss, e.train_accuracy);
-    if (e.has_holdout) add("  holdout_loss %.4f  holdout_acc %.4f", e.holdout_loss, e.holdout_accuracy);
-    if (show_lr) add("  lr %.4g", e.learning_rate);
-    add("  (%.2fs)", e.seconds);
-    return line;
-}
-
-// h:mm:ss or m:ss.
-std::string format_duration(double seconds) {
-    if (!std::isfinite(seconds) || seconds < 0) return "?";
-    const auto total = static_cast<long long>(seconds + 0.5);
-    char text[32];
-    if (total >= 3600)
-        std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60, total % 60);
-    else
-        std::snprintf(text, sizeof text, "%lld:%02lld", total / 60, total % 60);
-    return text;
 }
 
 // Sums over the batches since the previous log line (mini-batch "train" figures).
@@ -67,11 +36,16 @@ struct Window {
     }
 };
 
-[[noreturn]] void diverged(std::int64_t step, bool mini_batch, std::int64_t spe, double loss, double alpha) {
-    std::string where = "at iteration " + std::to_string(step);
-    if (mini_batch) where += " (epoch " + std::to_string(step / spe) + ")";
-    throw DivergenceError("training diverged " + where + ": the loss is " + (std::isnan(loss) ? "NaN" : "infinite") +
-                          "; try a smaller --alpha (it was " + format_number(alpha) + ")");
+[[noreturn]] void diverged(const std::string& where, double loss, double alpha) {
+    throw DivergenceError({"alpha"}, "training diverged " + where + ": the loss is " +
+                                         (std::isnan(loss) ? "NaN" : std::isinf(loss) ? "infinite" : "not finite") +
+                                         "; try a smaller {0} (it was " + format_number(alpha) + ")");
+}
+
+std::string where(std::int64_t step, bool mini_batch, std::int64_t spe) {
+    std::string text = "at iteration " + std::to_string(step);
+    if (mini_batch) text += " (epoch " + std::to_string(step / spe) + ")";
+    return text;
 }
 
 }  // namespace
@@ -88,15 +62,17 @@ std::uint64_t epoch_shuffle_seed(std::uint64_t seed, std::int64_t epoch) {
 }
 
 TrainResult train_network(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
-                          TrainState& state, std::ostream& log, const std::atomic<bool>* stop,
-                          const std::function<void(const TrainLogEntry&)>& on_log) {
+                          TrainState& state, TrainObserver* observer) {
     if (!train.has_labels() || train.rows == 0) throw UsageError("training needs labelled rows");
     if (!(options.alpha > 0.0) || !std::isfinite(options.alpha))
-        throw UsageError("alpha must be a positive finite number");
-    if (options.iters < 0) throw UsageError("iters must be ≥ 0");
-    if (options.epochs < 0) throw UsageError("epochs must be ≥ 0");
-    if (options.log_every < 0) throw UsageError("log_every must be ≥ 0");
+        throw ConfigError({"alpha"}, "{0} must be a finite number > 0, got " + format_number(options.alpha));
+    if (options.iters < 0) throw UsageError("the number of steps to run must be ≥ 0");
+    if (options.epochs < 0) throw UsageError("the number of epochs to run must be ≥ 0");
+    if (options.log_every < 0) throw UsageError("the log interval must be ≥ 0");
     if (state.step < 0) throw UsageError("the training state's step must be ≥ 0");
+    validate(static_cast<const TrainConfig&>(options));
+    TrainObserver silent;
+    TrainObserver& report = observer != nullptr ? *observer : silent;
 
     const auto start = Clock::now();
     const int hidden = params.hidden();
@@ -135,11 +111,11 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     std::vector<std::uint64_t> batch_masks(mini_batch ? batch : 0);
 
     const bool has_holdout = holdout.rows > 0 && holdout.has_labels();
-    const bool show_lr = options.lr_decay != LrDecay::None;
     Window window;
-    double shown_loss = 0.0, shown_accuracy = 0.0;  // latest figures, for the progress line
-    bool progress_drawn = false;
-    double last_draw = 0.0;
+    TrainProgress progress;
+    progress.first = first;
+    progress.end = end;
+    progress.steps_per_epoch = spe;
 
     TrainResult result;
     result.steps_per_epoch = spe;
@@ -171,10 +147,10 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
 
         const BatchTotals totals = engine.gradients(params, pixels, labels, m, grads, masks);
         const double loss = totals.loss_sum / static_cast<double>(m);
-        if (!std::isfinite(loss)) diverged(s, mini_batch, spe, loss, options.alpha);
+        if (!std::isfinite(loss)) diverged(where(s, mini_batch, spe), loss, options.alpha);
         window.add(totals);
-        shown_loss = window.loss_sum / static_cast<double>(window.rows);
-        shown_accuracy = static_cast<double>(window.correct) / static_cast<double>(window.rows);
+        progress.loss = window.loss_sum / static_cast<double>(window.rows);
+        progress.accuracy = static_cast<double>(window.correct) / static_cast<double>(window.rows);
         const double lr = schedule.rate(s);
 
         if (options.log_every > 0 && s % options.log_every == 0) {
@@ -182,9 +158,9 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
             entry.iteration = s;
             entry.epoch = static_cast<double>(s) / static_cast<double>(spe);
             // Full batch: this step's pass is the whole training set. Mini-batch: the window.
-            entry.loss = mini_batch ? shown_loss : loss;
+            entry.loss = mini_batch ? progress.loss : loss;
             entry.train_accuracy =
-                mini_batch ? shown_accuracy : static_cast<double>(totals.correct) / static_cast<double>(m);
+                mini_batch ? progress.accuracy : static_cast<double>(totals.correct) / static_cast<double>(m);
             entry.learning_rate = lr;
             if (has_holdout) {
                 const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows,
@@ -194,10 +170,7 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
                 entry.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(holdout.rows);
             }
             entry.seconds = seconds_since(start);
-            if (progress_drawn) log << kClearLine;
-            progress_drawn = false;
-            log << format_log_line(entry, mini_batch, show_lr) << '\n' << std::flush;
-            if (on_log) on_log(entry);
+            report.on_log(entry);
             window = Window{};
         }
 
@@ -205,28 +178,14 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
         state.step = s + 1;
         result.iterations = s + 1 - first;
 
-        if (options.interactive) {
-            const double now = seconds_since(start);
-            if (now >= kProgressDelay && now - last_draw >= kProgressInterval) {
-                last_draw = now;
-                const double rate = static_cast<double>(result.iterations) / now;
-                char line[256];
-                std::snprintf(line, sizeof line,
-                              "step %lld/%lld (%.0f%%)  epoch %.2f  loss %.4f  acc %.4f  %.1f steps/s  ETA %s",
-                              static_cast<long long>(s + 1), static_cast<long long>(end),
-                              100.0 * static_cast<double>(result.iterations) / static_cast<double>(to_run),
-                              static_cast<double>(s + 1) / static_cast<double>(spe), shown_loss, shown_accuracy, rate,
-                              format_duration(static_cast<double>(end - s - 1) / rate).c_str());
-                log << kClearLine << line << std::flush;
-                progress_drawn = true;
-            }
-        }
-        if (stop != nullptr && stop->load()) {
+        progress.step = s + 1;
+        progress.seconds = seconds_since(start);
+        report.on_step(progress);
+        if (report.stop_requested()) {
             result.interrupted = true;
             break;
         }
     }
-    if (progress_drawn) log << kClearLine << std::flush;
     state.optimizer = optimizer.state();
 
     result.total_steps = state.step;
@@ -236,8 +195,7 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
                                                     train_masks.data());
     result.loss = final_train.loss_sum / static_cast<double>(n);
     if (!std::isfinite(result.loss)) {
-        throw DivergenceError("training diverged after the last iteration: the loss is not finite; try a smaller "
-                              "--alpha (it was " + format_number(options.alpha) + ")");
+        diverged("after the last iteration", result.loss, options.alpha);
     }
     result.train_accuracy = static_cast<double>(final_train.correct) / static_cast<double>(n);
     if (has_holdout) {
@@ -251,10 +209,9 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
 }
 
 TrainResult train_full_batch(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
-                             std::ostream& log, const std::atomic<bool>* stop,
-                             const std::function<void(const TrainLogEntry&)>& on_log) {
+                             TrainObserver* observer) {
     TrainState state;
-    return train_network(params, train, holdout, options, state, log, stop, on_log);
+    return train_network(params, train, holdout, options, state, observer);
 }
 
 }  // namespace mnistnn

@@ -69,7 +69,8 @@ TEST_F(TrainOptionsCli, InvalidValuesAreRejectedWithClearMessages) {
         {"--lr-decay step --lr-step-every 0", "--lr-step-every"},
         {"--lr-decay step --lr-step-every 5 --lr-step-gamma 0", "in (0, 1]"},
         {"--lr-decay step --lr-step-every 5 --lr-step-gamma 1.5", "in (0, 1]"},
-        {"--lr-step-every 5", "only apply to --lr-decay step"},
+        {"--lr-step-every 5", "--lr-step-every only applies to --lr-decay step"},
+        {"--lr-step-every 5 --lr-step-gamma 0.5", "--lr-step-every and --lr-step-gamma only apply to --lr-decay step"},
         {"--momentum 0.5", "only applies to --optimizer momentum"},
         {"--optimizer momentum --beta1 0.5", "only applies to --optimizer adam"},
         {"--log-csv log.csv --log-every 0", "--log-csv needs --log-every"},
@@ -198,7 +199,7 @@ TEST_F(TrainOptionsCli, ResumeRefusesChangedSetupAndChangedData) {
         {"--batch-size 0", "--batch-size 0 differs", 2},
         {"--alpha 0.1", "--alpha 0.1 differs", 2},
         {"--beta2 0.99", "--beta2 0.99 differs", 2},
-        {"--momentum 0.5", "only applies to --optimizer momentum (the model was trained with adam)", 2},
+        {"--momentum 0.5", "only applies to --optimizer momentum (the model was trained with --optimizer adam)", 2},
         {"--lr-decay cosine", "--lr-decay cosine differs", 2},
         {"--epochs 1", "not both", 2},
         {"--data other.csv", "cannot resume: data file 'other.csv' is not the data the model was trained on", 1},
@@ -289,6 +290,58 @@ TEST_F(TrainOptionsCli, HoldoutFiguresAppearInTheLogLines) {
     EXPECT_NE(r.err.find("holdout_acc "), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find('\r'), std::string::npos) << "stderr is not a terminal: no progress line";
 }
+
+}  // namespace
+}  // namespace mnistnn
+
+namespace mnistnn {
+namespace {
+
+// Models written by the version before the training-configuration table (commit 9c7cd5f), with
+// what that version printed and wrote for them: eval, predict and --resume must not change.
+class LegacyModels : public ::testing::TestWithParam<const char*> {
+protected:
+    static std::string fixture(const std::string& name) {
+        return std::string(MNISTNN_SOURCE_DIR) + "/tests/fixtures/legacy/" + name;
+    }
+    test::TempDir dir;
+};
+
+TEST_P(LegacyModels, EvalAndPredictGiveTheSameResults) {
+    const std::string name = GetParam();
+    const auto eval = test::run_cli("eval --model " + fixture(name + ".safetensors") + " --data " + fixture("tiny.csv") +
+                                    " --json");
+    ASSERT_EQ(eval.exit_code, 0) << eval.err;
+    EXPECT_EQ(nlohmann::json::parse(eval.out), nlohmann::json::parse(test::read_text(fixture(name + "-eval.json"))));
+    const auto predict = test::run_cli("predict --model " + fixture(name + ".safetensors") + " --data " +
+                                       fixture("tiny.csv") + " --index 17 --json");
+    ASSERT_EQ(predict.exit_code, 0) << predict.err;
+    nlohmann::json got = nlohmann::json::parse(predict.out);
+    nlohmann::json want = nlohmann::json::parse(test::read_text(fixture(name + "-predict17.json")));
+    // The split is known only where the model's recorded data path is this checkout's.
+    got.erase("split");
+    want.erase("split");
+    EXPECT_EQ(got, want);
+}
+
+TEST_P(LegacyModels, ResumeIsBitIdenticalToTheOldVersion) {
+    const std::string name = GetParam();
+    std::filesystem::copy_file(fixture(name + ".safetensors"), dir.file("m.safetensors"));
+    const auto r = test::run_cli("train --resume --model m.safetensors --iters 7 -q --data " + fixture("tiny.csv"),
+                                 dir.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    expect_same_tensors(dir.file("m.safetensors"), fixture(name + "-resumed-7.safetensors"));
+    const SafetensorsFile now = read_safetensors(dir.file("m.safetensors"));
+    const SafetensorsFile then = read_safetensors(fixture(name + "-resumed-7.safetensors"));
+    for (const auto& [key, value] : then.metadata) {
+        if (key == "train_seconds" || key == "data_path") continue;  // a clock, and this checkout's path
+        ASSERT_EQ(now.metadata.count(key), 1u) << key;
+        EXPECT_EQ(now.metadata.at(key), value) << key;
+    }
+    EXPECT_EQ(now.metadata.size(), then.metadata.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, LegacyModels, ::testing::Values("full", "adam", "momentum"));
 
 }  // namespace
 }  // namespace mnistnn

@@ -2,46 +2,29 @@
 // Training loop: full-batch or shuffled mini-batch steps with a chosen optimizer and learning-rate
 // schedule, logging progress to a stream it is given. Resumable: everything that carries from one
 // step to the next is in TrainState.
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <iosfwd>
 
 #include "mnistnn/images.hpp"
 #include "mnistnn/network.hpp"
 #include "mnistnn/optimizer.hpp"
+#include "mnistnn/train_config.hpp"
 
 namespace mnistnn {
 
 // A "step" (also "iteration") is one parameter update. An epoch is one pass over the training
 // rows: steps_per_epoch = ⌈rows / batch⌉ (the last, partial batch of an epoch is used), and with
 // full batch 1 epoch = 1 step.
-struct TrainOptions {
-    double alpha = 0.1;   // base learning rate (see lr_*)
-    int iters = 1000;     // steps to run in this call (unless epochs > 0)
-    int epochs = 0;       // > 0: run epochs × steps_per_epoch steps instead of `iters`
-    int log_every = 100;  // log at global steps 0, log_every, 2·log_every, … (0: never)
-    int threads = 0;      // 0: all hardware threads
-
-    // 0, or ≥ the training rows: full batch (every step uses all rows in their stored order: the
-    // original algorithm, bit for bit). Otherwise mini-batches of this many rows, reshuffled every
-    // epoch: epoch e's order is a Fisher–Yates permutation from Rng(shuffle_seed(seed, e)).
-    std::size_t batch_size = 0;
-    std::uint64_t seed = 0;
-
-    OptimizerSettings optimizer;  // gd / momentum / adam, their constants, L2
-
-    LrDecay lr_decay = LrDecay::None;
-    std::int64_t lr_step_every = 0;  // step decay: steps between decays (required ≥ 1 for step)
-    double lr_step_gamma = 0.1;      // step decay: factor per decay, in (0, 1]
-    // Cosine horizon T (global steps). 0: the end of this call (the state's step + the steps to run).
-    std::int64_t lr_total_steps = 0;
-
-    // Draw a single progress line on `log` (\r-redrawn, at most 10 times a second). The caller
-    // decides (e.g. only when the stream is a terminal); per-log lines still print on their own lines.
-    bool interactive = false;
-};
+//
+// What the trainer is given: the recorded configuration (TrainConfig: batch_size, seed,
+// optimizer, alpha and its schedule; its architecture and data fields are the caller's business)
+// and the settings of this run (RunSettings: iters or epochs, log_every, threads).
+//   batch_size 0, or ≥ the training rows: full batch (every step uses all rows in their stored
+//   order: the original algorithm, bit for bit). Otherwise mini-batches of this many rows,
+//   reshuffled every epoch: epoch e's order is a Fisher–Yates permutation from
+//   Rng(epoch_shuffle_seed(seed, e)).
+//   lr_total_steps (cosine): 0 means the end of this call (the state's step + the steps to run).
+struct TrainOptions : TrainConfig, RunSettings {};
 
 // What carries over between calls (and is saved for --resume): the global step and the optimizer's
 // moments. A fresh TrainState{} starts a new training.
@@ -91,21 +74,40 @@ std::int64_t steps_per_epoch(std::size_t rows, std::size_t batch_size);
 // The seed of epoch e's shuffle: (seed ^ K) + e·φ (K and φ fixed constants; Rng mixes it further).
 std::uint64_t epoch_shuffle_seed(std::uint64_t seed, std::int64_t epoch);
 
+// After every step: where the run stands, for a progress display.
+struct TrainProgress {
+    std::int64_t step = 0;   // global steps done (the state's step after this update)
+    std::int64_t first = 0;  // the state's step when this call started
+    std::int64_t end = 0;    // the global step this call stops at
+    std::int64_t steps_per_epoch = 1;
+    double loss = 0.0;       // the same window means as the log's mini-batch figures
+    double accuracy = 0.0;
+    double seconds = 0.0;    // since this call started
+};
+
+// Where the trainer reports; the front end decides what to show. Every method does nothing by
+// default. Calls come from the training thread, between steps.
+class TrainObserver {
+public:
+    virtual ~TrainObserver() = default;
+    virtual void on_log(const TrainLogEntry& /*entry*/) {}
+    virtual void on_step(const TrainProgress& /*progress*/) {}
+    // Asked after every step: true ends training there, with interrupted = true.
+    virtual bool stop_requested() { return false; }
+};
+
 // Trains `params` in place from `state` (updated as it goes): for each step s = state.step, …,
 // the gradient of the mean cross-entropy over step s's batch (BatchEngine::gradients), then one
-// Optimizer update at learning rate lr(s) (LrSchedule). Writes one line per logged step to `log` and
-// calls `on_log` (if set) with the entry. Throws UsageError for invalid options, DivergenceError
-// (naming the step; params are left in their diverged state) when the loss stops being finite. If
-// `stop` becomes true, training ends after the current step with interrupted = true. Allocates
-// nothing per step. Resuming with the saved state gives bit-identical parameters to an
+// Optimizer update at learning rate lr(s) (LrSchedule). Reports each logged step and each step's
+// progress to `observer` (if any). Throws ConfigError for invalid settings, DivergenceError
+// (naming the step; params are left in their diverged state) when the loss stops being finite.
+// Allocates nothing per step. Resuming with the saved state gives bit-identical parameters to an
 // uninterrupted run (for a cosine schedule: with the same lr_total_steps).
 TrainResult train_network(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
-                          TrainState& state, std::ostream& log, const std::atomic<bool>* stop = nullptr,
-                          const std::function<void(const TrainLogEntry&)>& on_log = {});
+                          TrainState& state, TrainObserver* observer = nullptr);
 
 // train_network() from a fresh state (kept for callers of the original full-batch API).
 TrainResult train_full_batch(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
-                             std::ostream& log, const std::atomic<bool>* stop = nullptr,
-                             const std::function<void(const TrainLogEntry&)>& on_log = {});
+                             TrainObserver* observer = nullptr);
 
 }  // namespace mnistnn

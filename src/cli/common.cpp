@@ -21,19 +21,9 @@ namespace fs = std::filesystem;
 
 CLI::Validator number_check(const char* name, bool (*ok)(double), const char* requirement) {
     return CLI::Validator(
-        [ok, requirement](std::string& text) -> std::string {
+        [ok, requirement](std::string& text) {
             double value = 0.0;
-            const char* end = text.data() + text.size();
-            const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-            if (ec == std::errc::invalid_argument || ptr != end) return "'" + text + "' is not a number";
-            // A well-formed number beyond a double (1e999, 1e-999) is not "not a number".
-            if (ec == std::errc::result_out_of_range) {
-                const bool too_large = std::isinf(std::strtod(text.c_str(), nullptr));
-                return text + " is out of range (" + (too_large ? "" : "too close to 0 for a double; ") + "must be " +
-                       requirement + ")";
-            }
-            if (!ok(value)) return std::string("must be ") + requirement + ", got " + text;
-            return {};
+            return parse_real(text, value, ok, requirement);
         },
         name);
 }
@@ -129,49 +119,35 @@ bool colour_allowed() {
     return stdout_is_terminal();
 }
 
-std::string metadata_string(const Model& model, const std::string& key) {
-    auto it = model.metadata.find(key);
-    if (it == model.metadata.end()) throw ModelFormatError("model metadata has no '" + key + "'");
-    return it->second;
+std::string flag_name(const std::string& setting) {
+    const std::string name = setting == "data_path" ? "data" : setting == "labels_path" ? "labels" : setting;
+    std::string flag = "--" + name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return flag;
 }
 
-long long metadata_integer(const Model& model, const std::string& key) {
-    const std::string text = metadata_string(model, key);
-    long long value = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc() || ptr != end || text.empty()) {
-        throw ModelFormatError("model metadata '" + key + "' is not an integer: '" + text + "'");
-    }
-    return value;
-}
+std::string describe(const Error& error) { return error.describe(flag_name); }
 
-}  // namespace mnistnn::cli
-
-namespace mnistnn::cli {
-
-ModelData load_model_data(const Model& model) {
+ModelData load_config_data(TrainConfig& config, DataUse use) {
     ModelData data;
-    data.path = metadata_string(model, "data_path");
-    const auto rows = metadata_integer(model, "data_rows");
-    const std::string fingerprint = metadata_string(model, "data_fingerprint");
-    const auto seed = metadata_integer(model, "seed");
-    const auto holdout = metadata_integer(model, "holdout");
-    if (seed < 0 || holdout < 0) throw ModelFormatError("model metadata has a negative seed or holdout");
-    data.all = load_data_file(data.path, metadata_string_or(model, "labels_path", ""));
-    if (static_cast<long long>(data.all.rows) != rows || data_fingerprint(data.all) != fingerprint) {
-        throw MismatchError("data file '" + data.path + "' has changed since the model was trained (it had " +
-                            std::to_string(rows) + " rows with fingerprint " + fingerprint + ", now " +
-                            std::to_string(data.all.rows) + " rows with fingerprint " + data_fingerprint(data.all) +
+    data.path = config.data_path;
+    data.all = load_data_file(config.data_path, config.labels_path);
+    const std::string fingerprint = data_fingerprint(data.all);
+    if (config.data_fingerprint.empty()) {
+        config.data_rows = data.all.rows;
+        config.data_fingerprint = fingerprint;
+    } else if (data.all.rows != config.data_rows || fingerprint != config.data_fingerprint) {
+        const std::string was = std::to_string(config.data_rows) + " rows with fingerprint " + config.data_fingerprint +
+                                ", now " + std::to_string(data.all.rows) + " rows with fingerprint " + fingerprint;
+        if (use == DataUse::Resume) {
+            throw MismatchError("cannot resume: data file '" + data.path + "' is not the data the model was trained on (" +
+                                was + "); resume with the original data, or train a new model");
+        }
+        throw MismatchError("data file '" + data.path + "' has changed since the model was trained (it had " + was +
                             "); retrain, or evaluate another file with --data");
     }
-    data.split = split_rows(data.all.rows, static_cast<std::uint64_t>(seed), static_cast<std::size_t>(holdout));
+    data.split = split_rows(data.all.rows, config.seed, config.holdout);
     return data;
-}
-
-std::string metadata_string_or(const Model& model, const std::string& key, const std::string& fallback) {
-    auto it = model.metadata.find(key);
-    return it == model.metadata.end() ? fallback : it->second;
 }
 
 }  // namespace mnistnn::cli

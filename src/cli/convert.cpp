@@ -1,27 +1,39 @@
 // `mnistnn convert`: IDX (raw or gzip) → Kaggle-format CSV, written atomically.
 #include <iostream>
+#include <memory>
 
 #include "cli.hpp"
 #include "mnistnn/atomic_file.hpp"
 #include "mnistnn/loader.hpp"
 
 namespace mnistnn::cli {
+namespace {
 
-void setup_convert(CLI::App& app, Options& options) {
-    CLI::App* sub = app.add_subcommand("convert", "Convert MNIST IDX files to a Kaggle-format CSV");
-    sub->add_option("--images", options.images_in, "IDX image file (idx3, raw or .gz)")->required()->check(CLI::ExistingFile);
-    sub->add_option("--labels", options.labels_in, "IDX label file (idx1, raw or .gz); omit for an unlabelled CSV")
-        ->check(CLI::ExistingFile);
-    sub->add_option("--out", options.csv_out, "CSV file to write")->required();
+struct ConvertOptions {
+    std::string images;  // IDX image file
+    std::string labels;  // IDX label file (optional)
+    std::string out;     // CSV to write
+};
+
+int run_convert(const ConvertOptions& o) {
+    check_output_path(o.out, o.images, "output");
+    const Images images = load_idx(o.images, o.labels);
+    write_file_atomically(o.out, [&](std::ostream& out) { write_csv(images, out); });
+    std::cerr << "wrote " << images.rows << " rows " << (images.has_labels() ? "with" : "without") << " labels to "
+              << o.out << '\n';
+    return 0;
 }
 
-int run_convert(const Options& options) {
-    check_output_path(options.csv_out, options.images_in, "output");
-    const Images images = load_idx(options.images_in, options.labels_in);
-    write_file_atomically(options.csv_out, [&](std::ostream& out) { write_csv(images, out); });
-    std::cerr << "wrote " << images.rows << " rows " << (images.has_labels() ? "with" : "without") << " labels to "
-              << options.csv_out << '\n';
-    return 0;
+}  // namespace
+
+Command add_convert(CLI::App& app) {
+    auto o = std::make_shared<ConvertOptions>();
+    CLI::App* sub = app.add_subcommand("convert", "Convert MNIST IDX files to a Kaggle-format CSV");
+    sub->add_option("--images", o->images, "IDX image file (idx3, raw or .gz)")->required()->check(CLI::ExistingFile);
+    sub->add_option("--labels", o->labels, "IDX label file (idx1, raw or .gz); omit for an unlabelled CSV")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--out", o->out, "CSV file to write")->required();
+    return [o] { return run_convert(*o); };
 }
 
 }  // namespace mnistnn::cli

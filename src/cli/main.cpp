@@ -3,6 +3,7 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <vector>
 
 #include "cli.hpp"
 #include "mnistnn/error.hpp"
@@ -22,13 +23,9 @@ int main(int argc, char** argv) {
     app.require_subcommand(1, 1);
     app.option_defaults()->always_capture_default();
 
-    Options options;
-    setup_train(app, options);
-    setup_eval(app, options);
-    setup_predict(app, options);
-    setup_convert(app, options);
-    setup_plot(app, options);
-    const auto serve = add_serve(app);
+    // Each subcommand adds itself and returns how to run it; runs[i] belongs to the i-th one.
+    std::vector<Command> runs;
+    for (Command (*add)(CLI::App&) : {add_train, add_eval, add_predict, add_convert, add_plot, add_serve}) runs.push_back(add(app));
 
     try {
         app.parse(argc, argv);
@@ -40,25 +37,19 @@ int main(int argc, char** argv) {
     }
 
     try {
-        for (CLI::App* sub : app.get_subcommands()) {
-            const std::string name = sub->get_name();
-            if (name == "train") return run_train(options);
-            if (name == "eval") return run_eval(options);
-            if (name == "predict") return run_predict(options);
-            if (name == "convert") return run_convert(options);
-            if (name == "plot") return run_plot(options);
-            if (name == "serve") return serve();
-        }
+        const std::vector<CLI::App*> subcommands = app.get_subcommands({});
+        for (std::size_t i = 0; i < subcommands.size(); ++i)
+            if (subcommands[i]->parsed()) return runs[i]();
         std::cerr << "mnistnn: no subcommand\n";
         return kExitUsage;
     } catch (const mnistnn::UsageError& e) {
-        std::cerr << "mnistnn: error: " << e.what() << '\n';
+        std::cerr << "mnistnn: error: " << describe(e) << '\n';
         return kExitUsage;
     } catch (const mnistnn::InterruptedError& e) {
-        std::cerr << "mnistnn: " << e.what() << '\n';
+        std::cerr << "mnistnn: " << describe(e) << '\n';
         return kExitInterrupted;
     } catch (const mnistnn::Error& e) {
-        std::cerr << "mnistnn: error: " << e.what() << '\n';
+        std::cerr << "mnistnn: error: " << describe(e) << '\n';
         return kExitFailure;
     } catch (const std::bad_alloc&) {
         std::cerr << "mnistnn: error: out of memory\n";
