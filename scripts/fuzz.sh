@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz/) with clang + ASan + UBSan and runs each for a while.
 #   scripts/fuzz.sh [seconds-per-target]     (default 60)
-# The two targets (fuzz_csv: CSV/IDX loader, fuzz_model: safetensors reader) run side by side,
-# one per core, so the wall time is about `seconds` plus the build. Any crash, leak, timeout,
+# The three targets (fuzz_csv: CSV/IDX loader, fuzz_model: safetensors reader, fuzz_image: image
+# decoders + digit normaliser) run at most two at a time, one per core, so the wall time is about
+# 2 × `seconds` plus the build. Any crash, leak, timeout,
 # out-of-memory or sanitizer report fails the script; the input that caused it is kept in
 # $build/artifacts/ and must become a regression test: run
 #   MNISTNN_FUZZ_DUMP=/tmp $build/fuzz_csv $build/artifacts/csv-crash-...
@@ -29,7 +30,8 @@ can_fuzz() {
 }
 # The library's own build dependencies (as in scripts/bootstrap.sh, without the test-only ones).
 missing=()
-for p in cmake make libeigen3-dev libcli11-dev libfccp-dev zlib1g-dev nlohmann-json3-dev libpng-dev libstb-dev; do
+for p in cmake make pkg-config libeigen3-dev libcli11-dev libfccp-dev zlib1g-dev nlohmann-json3-dev libpng-dev libstb-dev \
+         libspng-dev libjpeg-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 can_fuzz || missing+=(clang libclang-rt-dev)
@@ -50,13 +52,13 @@ fi
 jobs=${MNISTNN_FUZZ_JOBS:-$(nproc)}
 ((jobs > 2)) && jobs=2
 ((jobs < 1)) && jobs=1
-cmake --build "$build" --target fuzz_csv fuzz_model -j"$(nproc)"
+cmake --build "$build" --target fuzz_csv fuzz_model fuzz_image -j"$(nproc)"
 echo "fuzz: built in $((SECONDS - started)) s" >&2
 
 mkdir -p "$build/artifacts"
 # Each target writes what it finds to $build/corpus-<target> (kept between runs) and reads the
 # seeds in tests/fuzz/corpus/<target>/ (read only).
-run_target() {  # csv|model
+run_target() {  # csv|model|image
   local target=$1
   local corpus="$build/corpus-$target"
   mkdir -p "$corpus"
@@ -72,15 +74,21 @@ run_target() {  # csv|model
       >"$build/fuzz_$target.log" 2>&1
 }
 
+targets=(csv model image)
 declare -A pid
-for target in csv model; do
+# At most $jobs targets at a time: before starting one, wait for the oldest still running.
+for i in "${!targets[@]}"; do
+  target=${targets[$i]}
+  if ((i >= jobs)); then
+    oldest=${targets[$((i - jobs))]}
+    wait "${pid[$oldest]}" && pid[$oldest]=ok || pid[$oldest]=failed
+  fi
   run_target "$target" &
   pid[$target]=$!
-  if ((jobs < 2)); then wait "${pid[$target]}" && pid[$target]=ok || pid[$target]=failed; fi
 done
 
 status=0
-for target in csv model; do
+for target in "${targets[@]}"; do
   result=${pid[$target]}
   if [[ $result != ok && $result != failed ]]; then
     wait "$result" && result=ok || result=failed

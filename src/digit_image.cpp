@@ -55,8 +55,29 @@ struct Extremes {
 };
 
 Extremes grey_extremes(const GreyImage& image) {
-    const auto [lo, hi] = std::minmax_element(image.pixels.begin(), image.pixels.end());
-    return {*lo, *hi};
+    std::uint8_t lo = 255, hi = 0;
+    for (const std::uint8_t v : image.pixels) {  // a plain loop: the compiler vectorises it
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+    }
+    return {lo, hi};
+}
+
+// Grey levels with ink > 0 form one run at the dark end (inverted) or the light end: [lo, hi].
+struct InkRun {
+    int lo = 256;
+    int hi = -1;
+};
+
+InkRun ink_run(const InkLevels& levels) {
+    InkRun run;
+    for (int g = 0; g < 256; ++g) {
+        if (levels.ink[static_cast<std::size_t>(g)] > 0.0f) {
+            run.lo = std::min(run.lo, g);
+            run.hi = g;
+        }
+    }
+    return run;
 }
 
 bool decide_inversion(int background, const Extremes& e) { return background - e.darkest > e.lightest - background; }
@@ -112,17 +133,17 @@ InkLevels ink_levels(const GreyImage& image, Invert invert, const std::string& n
 }
 
 InkBox ink_bounding_box(const GreyImage& image, const InkLevels& levels) {
+    const InkRun run = ink_run(levels);
+    const auto is_ink = [&](std::uint8_t g) { return g >= run.lo && g <= run.hi; };
     int x0 = image.width, y0 = image.height, x1 = -1, y1 = -1;
     for (int y = 0; y < image.height; ++y) {
         const std::uint8_t* row = image.pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(image.width);
-        int first = -1, last = -1;
-        for (int x = 0; x < image.width; ++x) {
-            if (levels.ink[row[x]] > 0.0f) {
-                if (first < 0) first = x;
-                last = x;
-            }
-        }
-        if (first < 0) continue;
+        bool any = false;
+        for (int x = 0; x < image.width; ++x) any |= is_ink(row[x]);  // vectorised; most rows are paper
+        if (!any) continue;
+        int first = 0, last = image.width - 1;
+        while (!is_ink(row[first])) ++first;
+        while (!is_ink(row[last])) --last;
         x0 = std::min(x0, first);
         x1 = std::max(x1, last);
         y0 = std::min(y0, y);

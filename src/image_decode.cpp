@@ -62,23 +62,54 @@ constexpr std::size_t kPngCacheLimit = std::size_t{16} << 20;  // all ancillary 
     throw ImageError(name + ": truncated or corrupt PNG (" + spng_strerror(err) + ")");
 }
 
-// One decoded RGBA row (8- or 16-bit) → luminance on white, for the columns this pass wrote.
-void png_row_to_grey(const std::uint8_t* row, bool sixteen, int width, int first, int step, std::uint8_t* out) {
-    if (sixteen) {
+// The output format asked of spng: the smallest that keeps what matters (grey + alpha for grey
+// PNGs, RGB when there is no transparency at all, RGBA otherwise; 16-bit kept as 16-bit).
+struct PngLayout {
+    int fmt = SPNG_FMT_RGBA8;
+    int channels = 4;  // 2 (grey, alpha), 3 (RGB) or 4 (RGBA)
+    bool sixteen = false;
+};
+
+PngLayout png_layout(spng_ctx* ctx, const spng_ihdr& ihdr) {
+    if (ihdr.bit_depth == 16) return {SPNG_FMT_RGBA16, 4, true};
+    if (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE) return {SPNG_FMT_GA8, 2, false};
+    spng_trns trns{};
+    const bool transparency = spng_get_trns(ctx, &trns) == 0;
+    if (!transparency && (ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR || ihdr.color_type == SPNG_COLOR_TYPE_INDEXED)) {
+        return {SPNG_FMT_RGB8, 3, false};
+    }
+    return {SPNG_FMT_RGBA8, 4, false};
+}
+
+// One decoded row → luminance on white, for the columns this pass wrote. 8-bit rows use the
+// integer form of composite_on_white(luminance / 255, a / 255), luma scaled by 1000.
+void png_row_to_grey(const std::uint8_t* row, const PngLayout& layout, int width, int first, int step, std::uint8_t* out) {
+    if (layout.sixteen) {
         const auto* p = reinterpret_cast<const std::uint16_t*>(row);  // host-endian from spng
         for (int x = first; x < width; x += step) {
             const std::uint16_t* px = p + 4 * x;
-            const double y = luminance(px[0], px[1], px[2]) / 65535.0;
-            out[x] = composite_on_white(y, px[3] / 65535.0);
+            out[x] = composite_on_white(luminance(px[0], px[1], px[2]) / 65535.0, px[3] / 65535.0);
         }
-    } else {
-        // Integer form of composite_on_white(luminance / 255, a / 255): luma is scaled by 1000.
-        for (int x = first; x < width; x += step) {
-            const std::uint8_t* px = row + 4 * x;
-            const std::uint32_t a = px[3];
-            const std::uint32_t luma = 299u * px[0] + 587u * px[1] + 114u * px[2];
-            out[x] = static_cast<std::uint8_t>((luma * a + 255000u * (255u - a) + 127500u) / 255000u);
-        }
+        return;
+    }
+    const auto blend = [](std::uint32_t luma, std::uint32_t a) {
+        return static_cast<std::uint8_t>((luma * a + 255000u * (255u - a) + 127500u) / 255000u);
+    };
+    switch (layout.channels) {
+        case 2:
+            for (int x = first; x < width; x += step) out[x] = blend(1000u * row[2 * x], row[2 * x + 1]);
+            break;
+        case 3:
+            for (int x = first; x < width; x += step) {
+                const std::uint8_t* px = row + 3 * x;
+                out[x] = static_cast<std::uint8_t>((299u * px[0] + 587u * px[1] + 114u * px[2] + 500u) / 1000u);
+            }
+            break;
+        default:
+            for (int x = first; x < width; x += step) {
+                const std::uint8_t* px = row + 4 * x;
+                out[x] = blend(299u * px[0] + 587u * px[1] + 114u * px[2], px[3]);
+            }
     }
 }
 
@@ -108,16 +139,15 @@ GreyImage decode_png(const std::uint8_t* data, std::size_t size, const std::stri
     }
     detail::check_dimensions(ihdr.width, ihdr.height, name, "PNG", options.max_pixels);
 
-    const bool sixteen = ihdr.bit_depth == 16;
-    const int fmt = sixteen ? SPNG_FMT_RGBA16 : SPNG_FMT_RGBA8;
-    if (int err = spng_decode_image(ctx.get(), nullptr, 0, fmt, SPNG_DECODE_TRNS | SPNG_DECODE_PROGRESSIVE)) {
+    const PngLayout layout = png_layout(ctx.get(), ihdr);
+    if (int err = spng_decode_image(ctx.get(), nullptr, 0, layout.fmt, SPNG_DECODE_TRNS | SPNG_DECODE_PROGRESSIVE)) {
         png_fail(name, err);
     }
     GreyImage image;
     image.width = static_cast<int>(ihdr.width);
     image.height = static_cast<int>(ihdr.height);
     const auto width = static_cast<std::size_t>(image.width);
-    std::vector<std::uint8_t> row(width * (sixteen ? 8 : 4));
+    std::vector<std::uint8_t> row(width * static_cast<std::size_t>(layout.channels) * (layout.sixteen ? 2 : 1));
     // Rows of a plain PNG arrive in order: the plane grows with the data actually decoded, so a
     // header that overstates the data costs nothing. Interlaced rows arrive in seven passes and
     // need the whole plane (≤ max_pixels bytes) from the start.
@@ -133,7 +163,7 @@ GreyImage decode_png(const std::uint8_t* data, std::size_t size, const std::stri
         const int pass = interlaced ? std::clamp(info.pass + 1, 1, 7) : 0;
         if (!interlaced) image.pixels.resize(image.pixels.size() + width);
         const std::size_t at = interlaced ? static_cast<std::size_t>(info.row_num) * width : image.pixels.size() - width;
-        png_row_to_grey(row.data(), sixteen, image.width, kAdam7Start[pass], kAdam7Step[pass], image.pixels.data() + at);
+        png_row_to_grey(row.data(), layout, image.width, kAdam7Start[pass], kAdam7Step[pass], image.pixels.data() + at);
         if (err == SPNG_EOI) break;
     }
     // The chunks after the image, up to IEND: a file cut short after its pixels is still truncated.

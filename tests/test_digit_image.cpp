@@ -330,6 +330,16 @@ TEST(Png, SixteenBitGreyAndRgba) {
     EXPECT_EQ(d.pixels[2], std::lround((0.4 * a + (1 - a)) * 255));
 }
 
+TEST(Png, LowBitDepthGrey) {
+    // 1-bit grey: bits 1010 0000 → white, black, white, black, …; 4-bit: 0xF0 → 255, 0.
+    EXPECT_EQ(decode(png_file(8, 1, 0, 1, png_scanlines({0xA0}, 1, 1))).pixels,
+              (std::vector<std::uint8_t>{255, 0, 255, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(decode(png_file(2, 1, 0, 4, png_scanlines({0xF0}, 1, 1))).pixels, (std::vector<std::uint8_t>{255, 0}));
+    // Grey with a tRNS key: grey level 0 is transparent (→ white paper).
+    EXPECT_EQ(decode(png_file(2, 1, 0, 8, png_scanlines({0, 9}, 1, 2), png_chunk("tRNS", std::string("\0\0", 2)))).pixels,
+              (std::vector<std::uint8_t>{255, 9}));
+}
+
 TEST(Png, PaletteWithTransparency) {
     const std::string plte = png_chunk("PLTE", std::string("\x00\x00\x00\xff\xff\xff", 6));
     const std::string trns = png_chunk("tRNS", std::string("\x00", 1));  // entry 0 transparent

@@ -1,0 +1,221 @@
+// Real digits through digit_image: 1,000 digits of the official MNIST test set become "a person's
+// pictures" (dark ink on white, scaled up 4–10× bilinearly, off-centre on a larger canvas of
+// varying aspect) saved as grey PNG, JPEG (quality 85) and RGBA PNG with a transparent background.
+// Their predictions must agree with the predictions on the original rows, for the default model
+// and for the README's best recipe, both trained once here from data/train.csv.
+#include <gtest/gtest.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "image_maker.hpp"
+#include "mnistnn/digit_image.hpp"
+#include "mnistnn/loader.hpp"
+#include "mnistnn/model_file.hpp"
+#include "mnistnn/network.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using namespace mnistnn;
+using mnistnn::test::bytes_of;
+
+constexpr std::size_t kDigits = 1000;
+
+// Deterministic generator for the pictures' scale, canvas and placement (same every run).
+class Lcg {
+public:
+    explicit Lcg(std::uint64_t seed) : state_(seed * 6364136223846793005ull + 1442695040888963407ull) {}
+    double uniform(double lo, double hi) {
+        state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+        return lo + (hi - lo) * static_cast<double>(state_ >> 11) / 9007199254740992.0;
+    }
+
+private:
+    std::uint64_t state_;
+};
+
+struct Picture {
+    int width = 0;
+    int height = 0;
+    std::vector<std::uint8_t> ink;  // 0 … 255, the digit's own values scaled up, on a 0 canvas
+};
+
+// The 28×28 digit scaled by `k` with bilinear interpolation (pixel centres aligned), placed at
+// (left, top) on a width×height canvas of zeros.
+Picture person_picture(const std::uint8_t* digit, double k, int width, int height, int left, int top) {
+    Picture p;
+    p.width = width;
+    p.height = height;
+    p.ink.assign(static_cast<std::size_t>(width * height), 0);
+    const int side = static_cast<int>(std::lround(28 * k));
+    const auto src = [&](int x, int y) -> double {
+        if (x < 0 || y < 0 || x >= 28 || y >= 28) return 0.0;
+        return digit[y * 28 + x];
+    };
+    for (int y = 0; y < side; ++y) {
+        const double sy = (y + 0.5) / k - 0.5;
+        const int y0 = static_cast<int>(std::floor(sy));
+        const double fy = sy - y0;
+        for (int x = 0; x < side; ++x) {
+            const double sx = (x + 0.5) / k - 0.5;
+            const int x0 = static_cast<int>(std::floor(sx));
+            const double fx = sx - x0;
+            const double v = (1 - fy) * ((1 - fx) * src(x0, y0) + fx * src(x0 + 1, y0)) +
+                             fy * ((1 - fx) * src(x0, y0 + 1) + fx * src(x0 + 1, y0 + 1));
+            p.ink[static_cast<std::size_t>((top + y) * width + left + x)] = static_cast<std::uint8_t>(std::lround(v));
+        }
+    }
+    return p;
+}
+
+Picture random_picture(const std::uint8_t* digit, std::size_t index) {
+    Lcg rng(index + 1);
+    const double k = rng.uniform(4.0, 10.0);
+    const int side = static_cast<int>(std::lround(28 * k));
+    // Extra canvas of 10 %–80 % of the digit on each axis, independently: aspects from 1:1.6 to 1.6:1.
+    const int width = side + static_cast<int>(side * rng.uniform(0.1, 0.8));
+    const int height = side + static_cast<int>(side * rng.uniform(0.1, 0.8));
+    const int left = static_cast<int>((width - side) * rng.uniform(0.0, 1.0));
+    const int top = static_cast<int>((height - side) * rng.uniform(0.0, 1.0));
+    return person_picture(digit, k, width, height, left, top);
+}
+
+enum class Format { GreyPng, Jpeg85, RgbaPng };
+const char* format_name(Format f) { return f == Format::GreyPng ? "grey PNG" : f == Format::Jpeg85 ? "JPEG q85" : "RGBA PNG"; }
+
+// Dark ink on white paper (or black ink with alpha on a transparent background), encoded.
+std::string encode(const Picture& p, Format format) {
+    const std::size_t n = p.ink.size();
+    if (format == Format::RgbaPng) {
+        std::vector<std::uint8_t> rgba(n * 4, 0);
+        for (std::size_t i = 0; i < n; ++i) rgba[i * 4 + 3] = p.ink[i];
+        return test::stb_png(p.width, p.height, 4, rgba);
+    }
+    std::vector<std::uint8_t> paper(n);
+    for (std::size_t i = 0; i < n; ++i) paper[i] = static_cast<std::uint8_t>(255 - p.ink[i]);
+    if (format == Format::GreyPng) return test::stb_png(p.width, p.height, 1, paper);
+    std::vector<std::uint8_t> rgb(n * 3);
+    for (std::size_t i = 0; i < n; ++i) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = paper[i];
+    return test::stb_jpeg(p.width, p.height, 3, rgb, 85);
+}
+
+int argmax(const Eigen::VectorXf& v) {
+    Eigen::Index i = 0;
+    v.maxCoeff(&i);
+    return static_cast<int>(i);
+}
+
+class RealDigits : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = std::make_unique<test::TempDir>();
+        const std::string train = "\"" + test::source_path("data/train.csv") + "\"";
+        const auto r1 = test::run_cli("train -q --threads 1 --alpha 0.1 --iters 1000 --data " + train + " --model default.safetensors", dir_->path());
+        ASSERT_EQ(r1.exit_code, 0) << r1.err;
+        const auto r2 = test::run_cli(
+            "train -q --threads 1 --hidden 256 --init he --batch-size 128 --optimizer adam --alpha 0.002 --lr-decay cosine "
+            "--l2 0.0001 --epochs 10 --log-every 461 --data " + train + " --model best.safetensors",
+            dir_->path());
+        ASSERT_EQ(r2.exit_code, 0) << r2.err;
+        default_ = std::make_unique<Model>(load_model(dir_->file("default.safetensors")));
+        best_ = std::make_unique<Model>(load_model(dir_->file("best.safetensors")));
+        test_ = std::make_unique<Images>(load_images(test::source_path("data/test.csv")));
+        ASSERT_GE(test_->rows, kDigits);
+        // (--threads 1: the models are bit-identical for any thread count, and one thread is the
+        // fastest on a machine shared with other builds.)
+        // The pictures' normalised samples, made once and used by both models.
+        for (Format f : {Format::GreyPng, Format::Jpeg85, Format::RgbaPng}) {
+            auto& samples = normalised_[static_cast<int>(f)];
+            for (std::size_t i = 0; i < kDigits; ++i) {
+                const std::string file = encode(random_picture(test_->sample(i), i), f);
+                samples.push_back(normalize_digit_image(bytes_of(file), file.size(), "digit " + std::to_string(i)));
+            }
+        }
+    }
+    static void TearDownTestSuite() {
+        default_.reset();
+        best_.reset();
+        test_.reset();
+        dir_.reset();
+    }
+
+    // Agreement with the original rows' predictions and accuracy on both, for one model.
+    static void check_model(const Model& model, const char* what) {
+        std::size_t original_correct = 0;
+        std::vector<int> original(kDigits);
+        for (std::size_t i = 0; i < kDigits; ++i) {
+            original[i] = argmax(predict_one(model.params, test_->sample(i)));
+            original_correct += original[i] == test_->labels[i];
+        }
+        const double original_accuracy = 100.0 * static_cast<double>(original_correct) / kDigits;
+        for (Format f : {Format::GreyPng, Format::Jpeg85, Format::RgbaPng}) {
+            std::size_t agree = 0, correct = 0;
+            const auto& samples = normalised_[static_cast<int>(f)];
+            for (std::size_t i = 0; i < kDigits; ++i) {
+                const int p = argmax(predict_one(model.params, samples[i].data()));
+                agree += p == original[i];
+                correct += p == test_->labels[i];
+            }
+            const double accuracy = 100.0 * static_cast<double>(correct) / kDigits;
+            std::printf("%s, %s: agreement %.1f %%, accuracy %.1f %% (rows: %.1f %%)\n", what, format_name(f),
+                        100.0 * static_cast<double>(agree) / kDigits, accuracy, original_accuracy);
+            EXPECT_GE(agree, 970u) << what << ", " << format_name(f);
+            EXPECT_NEAR(accuracy, original_accuracy, 1.5) << what << ", " << format_name(f);
+        }
+    }
+
+    static std::unique_ptr<test::TempDir> dir_;
+    static std::unique_ptr<Model> default_;
+    static std::unique_ptr<Model> best_;
+    static std::unique_ptr<Images> test_;
+    static std::vector<DigitPixels> normalised_[3];
+};
+
+std::unique_ptr<test::TempDir> RealDigits::dir_;
+std::unique_ptr<Model> RealDigits::default_;
+std::unique_ptr<Model> RealDigits::best_;
+std::unique_ptr<Images> RealDigits::test_;
+std::vector<DigitPixels> RealDigits::normalised_[3];
+
+TEST_F(RealDigits, PicturesAgreeWithTheRowsForTheDefaultModel) { check_model(*default_, "default model"); }
+
+TEST_F(RealDigits, PicturesAgreeWithTheRowsForTheBestRecipe) { check_model(*best_, "best recipe"); }
+
+TEST_F(RealDigits, NormalisedPicturesHaveTheirMassAtTheCentre) {
+    for (const auto& samples : normalised_) {
+        for (const DigitPixels& d : samples) {
+            double total = 0, sx = 0, sy = 0;
+            for (int i = 0; i < kPixels; ++i) {
+                total += d[static_cast<std::size_t>(i)];
+                sx += (i % 28) * d[static_cast<std::size_t>(i)];
+                sy += (i / 28) * d[static_cast<std::size_t>(i)];
+            }
+            ASSERT_GT(total, 0);
+            EXPECT_NEAR(sx / total, 14.0, 0.5);
+            EXPECT_NEAR(sy / total, 14.0, 0.5);
+        }
+    }
+}
+
+TEST_F(RealDigits, MnistRowWrittenAsPngPredictsExactlyAsTheRow) {
+    for (std::size_t i = 0; i < 200; ++i) {
+        const std::uint8_t* row = test_->sample(i);
+        const std::string file = test::stb_png(28, 28, 1, std::vector<std::uint8_t>(row, row + kPixels));
+        const DigitPixels d = normalize_digit_image(bytes_of(file), file.size(), "row.png");
+        ASSERT_TRUE(std::equal(d.begin(), d.end(), row)) << "row " << i;
+        for (const Model* model : {default_.get(), best_.get()}) {
+            const Eigen::VectorXf a = predict_one(model->params, row);
+            const Eigen::VectorXf b = predict_one(model->params, d.data());
+            ASSERT_EQ(a, b) << "row " << i;  // identical probabilities, bit for bit
+        }
+    }
+}
+
+}  // namespace
