@@ -10,6 +10,7 @@ packages=(cmake make g++ libeigen3-dev libcli11-dev libfccp-dev libgtest-dev zli
 packages+=(pkg-config libcairo2-dev fonts-dejavu-core)  # PNG plots and grid captions: cairo, text in DejaVu Sans
 packages+=(libspng-dev libjpeg-dev libpng-dev)  # predict FILE / serve: PNG (libspng), JPEG (libjpeg-turbo); libpng writes interlaced PNGs in the tests
 packages+=(libonnx-dev libprotobuf-dev python3-onnx)  # mnistnn export (ONNX library + protobuf); its checker test
+packages+=(libboost-dev libsimdjson-dev chromium wrk nginx curl)  # serve: Boost.Beast/Asio (HTTP), simdjson (request JSON); its browser test (chromium + npm playwright-core); bench/serve_bench.sh (wrk, nginx, curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

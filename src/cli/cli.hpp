@@ -31,6 +31,7 @@ Command add_predict(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_plot(CLI::App& app);
 Command add_export(CLI::App& app);  // export.cpp: ONNX
+Command add_serve(CLI::App& app);  // serve.cpp (links the mnistnn_serve library)
 
 // ---- options ----------------------------------------------------------------------------------
 

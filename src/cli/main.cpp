@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
 
     // Each subcommand adds itself and returns how to run it; runs[i] belongs to the i-th one.
     std::vector<Command> runs;
-    for (Command (*add)(CLI::App&) : {add_train, add_eval, add_predict, add_convert, add_plot, add_export}) runs.push_back(add(app));
+    for (Command (*add)(CLI::App&) : {add_train, add_eval, add_predict, add_convert, add_plot, add_export, add_serve})
+        runs.push_back(add(app));
 
     try {
         app.parse(argc, argv);
