@@ -38,8 +38,11 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 # The real-digit picture agreement tests measure model quality on two models trained from all of
 # MNIST (minutes of training, 3-5x more under ASan); the code they run is the decoder and the
-# normaliser, which test_digit_image and the image fuzzer cover under the sanitizers. They run in
-# the normal suite (scripts/test.sh).
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E '^(RealDigits\.|real_digit_models$)' "$@" || status=$?
+# normaliser, which test_digit_image and the image fuzzer cover under the sanitizers. Likewise the
+# Node-driven checks (the page in Chromium, the exported models in ONNX Runtime) exercise the same
+# server and exporter that test_server, test_server_handlers and test_onnx_export run here. All of
+# them run in the normal suite (scripts/test.sh).
+skip='^(RealDigits\.|real_digit_models$|browser\.|onnx_(node_modules|models|runtime|python_checker)$)'
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E "$skip" "$@" || status=$?
 echo "sanitize: done in $((SECONDS - started)) s" >&2
 exit $status
