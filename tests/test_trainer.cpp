@@ -508,7 +508,7 @@ TEST(Trainer, RejectsBadRegularizationAndFullBatchAugmentation) {
     EXPECT_NE(message(o).find("dropout"), std::string::npos);
     o = TrainOptions{};
     o.label_smoothing = -0.1;
-    EXPECT_NE(message(o).find("label smoothing"), std::string::npos);
+    EXPECT_NE(message(o).find("label_smoothing"), std::string::npos);
     o = TrainOptions{};
     o.augment.kind = AugmentKind::Affine;  // full batch
     EXPECT_NE(message(o).find("mini-batch"), std::string::npos) << message(o);
