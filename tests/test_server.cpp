@@ -531,6 +531,7 @@ TEST_F(Server, TwoHundredConcurrentConnectionsAreAllServed) {
 
 TEST_F(Server, LogsOneLinePerRequest) {
     http(port(), "GET", "/healthz?probe=1");
+    http(port(), "GET", "/nowhere");
     std::this_thread::sleep_for(milliseconds(100));
     const std::string log = server_->log();
     const auto at = log.find("GET /healthz 200 ");
