@@ -131,6 +131,7 @@ Start init_or_restore(const TrainCommand& o, const TrainConfig& config, const st
     }
     start.params = saved->params;
     start.record = record_from_model(*saved);
+    if (start.record.created_by.empty()) start.record.created_by = std::string("mnistnn ") + kVersion;
     start.state.step = start.record.steps;
     start.state.optimizer = optimizer_state_from_tensors(config.optimizer.kind, config.hidden, saved->extra_tensors,
                                                          start.state.step);
