@@ -49,7 +49,7 @@ typedef std::uint32_t vu8 __attribute__((vector_size(32)));
 template <class V>
 struct Halves {
     V lo, hi;
-    auto operator[](int i) const { return i < 8 ? lo[i] : hi[i - 8]; }
+    auto operator[](std::size_t i) const { return i < 8 ? lo[i] : hi[i - 8]; }
 };
 typedef Halves<vf8> vf16;
 typedef Halves<vi8> vi16;
