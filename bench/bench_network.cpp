@@ -44,16 +44,16 @@ double process_cpu_seconds() {
     return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-void run_gradients(benchmark::State& state, const mnistnn::bench::SyntheticDigits& data) {
-    const int hidden = static_cast<int>(state.range(0));
-    const int threads = static_cast<int>(state.range(1));
-    const std::size_t m = data.rows;
-    double cpu_seconds = 0.0;
+// Times BatchEngine(hidden, threads, path).gradients over the first m columns of `data`: one
+// untimed call (so first-touch page faults of the scratch buffers are not measured), then one per
+// benchmark iteration. Returns the process CPU seconds of the timed loop, or a negative value after
+// SkipWithError.
+double time_gradients(benchmark::State& state, int hidden, int threads, EnginePath path, Init init,
+                      const mnistnn::bench::SyntheticDigits& data, std::size_t m) {
     try {
-        const Params params = init_params(hidden, Activation::ReLU, Init::Uniform, 1);
-        BatchEngine engine(hidden, threads);
+        const Params params = init_params(hidden, Activation::ReLU, init, 1);
+        BatchEngine engine(hidden, threads, path);
         Gradients grads(hidden);
-        // One untimed call so first-touch page faults of the scratch buffers are not measured.
         engine.gradients(params, data.pixels.data(), data.labels.data(), m, grads);
         const double cpu_start = process_cpu_seconds();
         for (auto _ : state) {
@@ -62,11 +62,19 @@ void run_gradients(benchmark::State& state, const mnistnn::bench::SyntheticDigit
             benchmark::DoNotOptimize(grads.dW1.data());
             benchmark::ClobberMemory();
         }
-        cpu_seconds = process_cpu_seconds() - cpu_start;
+        return process_cpu_seconds() - cpu_start;
     } catch (const std::exception& e) {
         state.SkipWithError(e.what());
-        return;
+        return -1.0;
     }
+}
+
+void run_gradients(benchmark::State& state, const mnistnn::bench::SyntheticDigits& data) {
+    const int hidden = static_cast<int>(state.range(0));
+    const int threads = static_cast<int>(state.range(1));
+    const std::size_t m = data.rows;
+    const double cpu_seconds = time_gradients(state, hidden, threads, EnginePath::Auto, Init::Uniform, data, m);
+    if (cpu_seconds < 0.0) return;
     const auto iters = static_cast<double>(state.iterations());
     state.SetItemsProcessed(state.iterations() * static_cast<benchmark::IterationCount>(m));
     state.counters["GFLOPS"] = benchmark::Counter(iters * iteration_flops(static_cast<std::size_t>(hidden), m) / 1e9,
@@ -126,25 +134,9 @@ void BM_MiniBatch(benchmark::State& state) {
     const auto batch = static_cast<std::size_t>(state.range(1));
     const int threads = static_cast<int>(state.range(2));
     const EnginePath path = state.range(3) == 1 ? EnginePath::Fused : EnginePath::Auto;
-    const auto& data = mnistnn::bench::shared_training_digits();
-    double cpu_seconds = 0.0;
-    try {
-        const Params params = init_params(hidden, Activation::ReLU, Init::He, 1);
-        BatchEngine engine(hidden, threads, path);
-        Gradients grads(hidden);
-        engine.gradients(params, data.pixels.data(), data.labels.data(), batch, grads);
-        const double cpu_start = process_cpu_seconds();
-        for (auto _ : state) {
-            BatchTotals totals = engine.gradients(params, data.pixels.data(), data.labels.data(), batch, grads);
-            benchmark::DoNotOptimize(totals);
-            benchmark::DoNotOptimize(grads.dW1.data());
-            benchmark::ClobberMemory();
-        }
-        cpu_seconds = process_cpu_seconds() - cpu_start;
-    } catch (const std::exception& e) {
-        state.SkipWithError(e.what());
-        return;
-    }
+    const double cpu_seconds =
+        time_gradients(state, hidden, threads, path, Init::He, mnistnn::bench::shared_training_digits(), batch);
+    if (cpu_seconds < 0.0) return;
     const auto iters = static_cast<double>(state.iterations());
     const double flops = iteration_flops(static_cast<std::size_t>(hidden), batch);
     state.SetItemsProcessed(state.iterations() * static_cast<benchmark::IterationCount>(batch));
