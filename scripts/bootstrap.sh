@@ -11,6 +11,7 @@ packages+=(pkg-config libcairo2-dev fonts-dejavu-core)  # PNG plots and grid cap
 packages+=(libspng-dev libjpeg-dev libpng-dev)  # predict FILE / serve: PNG (libspng), JPEG (libjpeg-turbo); libpng writes interlaced PNGs in the tests
 packages+=(libonnx-dev libprotobuf-dev python3-onnx)  # mnistnn export (ONNX library + protobuf); its checker test
 packages+=(libboost-dev libsimdjson-dev chromium wrk nginx curl)  # serve: Boost.Beast/Asio (HTTP), simdjson (request JSON); its browser test (chromium + npm playwright-core); bench/serve_bench.sh (wrk, nginx, curl)
+packages+=(libopenmpi-dev openmpi-bin)  # data-parallel training over MPI (mpirun -np P mnistnn train)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,7 +25,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${MNISTNN_CMAKE_ARGS:-}
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMNISTNN_MPI=ON ${MNISTNN_CMAKE_ARGS:-}
 cmake --build build -j"$(nproc)"
 scripts/fetch-mnist.sh
 tests/onnx/install.sh  # onnxruntime-node for the ONNX Runtime test (npm ci, pinned)

@@ -1,6 +1,7 @@
 #include "mnistnn/network.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "mnistnn/error.hpp"
+#include "mnistnn/gradient_transport.hpp"
 #include "mnistnn/rng.hpp"
 #include "kernels.hpp"
 
@@ -650,22 +652,133 @@ struct Wide {
         totals.rows += b;
     }
 
-    // Band i of the backward pass: dZ1 = (W2ᵀ·dZ2) ⊙ G, db1 (+)= Σ_j dZ1, dW1 (+)= dZ1·Xᵀ.
-    void backward_band(const Params& p, std::size_t i, std::size_t b, bool first, Gradients& grads) {
+    // Band i of the backward pass: dZ1 = (W2ᵀ·dZ2) ⊙ G, db1 (+)= Σ_j dZ1, dW1 (+)= dZ1·Xᵀ into
+    // `part` (= on the part's first block). With `fold_into`, then fold_into += part over the band
+    // (element-wise, while the band's rows are still in cache).
+    void backward_band(const Params& p, std::size_t i, std::size_t b, bool first, Gradients& part,
+                       Gradients* fold_into) {
         const auto [h0, n] = band(i);
         const auto cols = static_cast<Eigen::Index>(b);
         auto dZ1 = D.block(h0, 0, n, cols);
         dZ1.noalias() = p.W2.middleCols(h0, n).transpose() * Z2.leftCols(cols);
         dZ1.array() *= G.block(h0, 0, n, cols).array();
         if (first) {
-            grads.db1.segment(h0, n) = dZ1.rowwise().sum();
-            grads.dW1.middleRows(h0, n).noalias() = dZ1 * X.leftCols(cols).transpose();
+            part.db1.segment(h0, n) = dZ1.rowwise().sum();
+            part.dW1.middleRows(h0, n).noalias() = dZ1 * X.leftCols(cols).transpose();
         } else {
-            grads.db1.segment(h0, n) += dZ1.rowwise().sum();
-            grads.dW1.middleRows(h0, n).noalias() += dZ1 * X.leftCols(cols).transpose();
+            part.db1.segment(h0, n) += dZ1.rowwise().sum();
+            part.dW1.middleRows(h0, n).noalias() += dZ1 * X.leftCols(cols).transpose();
+        }
+        if (fold_into == nullptr) return;
+        fold_into->db1.segment(h0, n) += part.db1.segment(h0, n);
+        fold_into->dW1.middleRows(h0, n) += part.dW1.middleRows(h0, n);
+    }
+};
+
+// The wide path's parts (see gradient_transport.hpp): ⌈m/256⌉ blocks, grouped into at most
+// kMaxChunks runs of whole blocks; part g is blocks [first_block(g), first_block(g + 1)).
+struct WideParts {
+    std::size_t blocks, groups;
+    explicit WideParts(std::size_t m)
+        : blocks((m + kWideBlock - 1) / kWideBlock), groups(std::min(blocks, kMaxChunks)) {}
+    std::size_t first_block(std::size_t g) const { return blocks * g / groups; }
+};
+
+void resize_gradients(Gradients& g, std::size_t hidden) {
+    const auto rows = static_cast<Eigen::Index>(hidden);
+    g.dW1.resize(rows, kPixels);
+    g.db1.resize(rows);
+    g.dW2.resize(kClasses, rows);
+    g.db2.resize(kClasses);
+}
+
+// Parts [first, last) of n that `rank` of `ranks` owns: [⌈n·r/P⌉, ⌈n·(r+1)/P⌉), so rank 0 owns
+// part 0 (see gradient_transport.hpp).
+std::pair<std::size_t, std::size_t> owned_parts(std::size_t n, int rank, int ranks) {
+    const auto r = static_cast<std::size_t>(rank), p = static_cast<std::size_t>(ranks);
+    return {(n * r + p - 1) / p, (n * (r + 1) + p - 1) / p};
+}
+
+// A part's sums as up to four arrays (the regions), laid end to end in the chain's flat buffer.
+struct Regions {
+    std::array<std::size_t, 4> size{};
+    std::size_t total() const { return size[0] + size[1] + size[2] + size[3]; }
+    // fn(region, offset in the region, length, offset in the flat buffer) for each region's
+    // piece of the flat range [begin, end).
+    template <class Fn>
+    void for_range(std::size_t begin, std::size_t end, Fn&& fn) const {
+        std::size_t offset = 0;
+        for (std::size_t i = 0; i < size.size(); ++i) {
+            const std::size_t lo = std::max(begin, offset), hi = std::min(end, offset + size[i]);
+            if (lo < hi) fn(i, lo - offset, hi - lo, lo);
+            offset += size[i];
         }
     }
 };
+
+// Folds this rank's parts, region pointers part(k)[region], onto the flat buffer's range [begin,
+// end): sum = part(0) + part(1) + … (left to right), or sum = sum + part(0) + … when `onto_sum`.
+template <class PartFn>
+void fold_parts(const Regions& regions, std::size_t parts, PartFn&& part, float* sum, std::size_t begin,
+                std::size_t end, bool onto_sum) {
+    regions.for_range(begin, end, [&](std::size_t region, std::size_t offset, std::size_t length, std::size_t flat) {
+        float* s = sum + flat;
+        std::size_t k = 0;
+        if (!onto_sum) {
+            if (parts == 0) return;
+            std::copy_n(part(0)[region] + offset, length, s);
+            k = 1;
+        }
+        for (; k < parts; ++k) {
+            const float* add = part(k)[region] + offset;
+            for (std::size_t i = 0; i < length; ++i) s[i] += add[i];
+        }
+    });
+}
+
+BatchTotals& operator+=(BatchTotals& total, const BatchTotals& add) {
+    total.loss_sum += add.loss_sum;
+    total.correct += add.correct;
+    total.rows += add.rows;
+    return total;
+}
+
+// The chain of gradient_transport.hpp: leaves in sum[0, n) and `totals`, on every rank, the left
+// fold of all ranks' parts. fold_own(begin, end, onto_sum) folds this rank's parts onto
+// sum[begin, end) (fold_parts); part_totals are this rank's parts' totals, in order.
+template <class FoldOwn>
+BatchTotals chain_fold(GradientTransport& transport, float* sum, std::size_t n,
+                       const std::vector<BatchTotals>& part_totals, FoldOwn&& fold_own) {
+    constexpr std::size_t kSegment = std::size_t{1} << 16;  // floats: 256 KiB a message
+    const int rank = transport.rank(), last = transport.size() - 1;
+    for (std::size_t begin = 0; begin < n; begin += kSegment) {
+        const std::size_t end = std::min(n, begin + kSegment);
+        if (rank > 0) transport.recv_prev(sum + begin, (end - begin) * sizeof(float));
+        fold_own(begin, end, rank > 0);
+        if (rank < last) transport.send_next(sum + begin, (end - begin) * sizeof(float));
+    }
+    // loss_sum, correct, rows: the counts are exact in a double (< 2^53).
+    double totals[3] = {0.0, 0.0, 0.0};
+    BatchTotals total;
+    if (rank > 0) {
+        transport.recv_prev(totals, sizeof totals);
+        total.loss_sum = totals[0];
+        total.correct = static_cast<std::size_t>(totals[1]);
+        total.rows = static_cast<std::size_t>(totals[2]);
+    }
+    for (const BatchTotals& t : part_totals) total += t;
+    totals[0] = total.loss_sum;
+    totals[1] = static_cast<double>(total.correct);
+    totals[2] = static_cast<double>(total.rows);
+    if (rank < last) transport.send_next(totals, sizeof totals);
+    transport.wait_sent();
+    transport.broadcast_from_last(sum, n * sizeof(float));
+    transport.broadcast_from_last(totals, sizeof totals);
+    total.loss_sum = totals[0];
+    total.correct = static_cast<std::size_t>(totals[1]);
+    total.rows = static_cast<std::size_t>(totals[2]);
+    return total;
+}
 
 }  // namespace
 
@@ -788,6 +901,11 @@ struct BatchEngine::Impl {
     std::vector<Scratch> scratch;       // one per thread
     std::vector<ChunkResult> chunks;    // one per chunk, allocated by the first gradients() call
     std::vector<BatchTotals> chunk_totals;
+    GradientTransport* transport = nullptr;   // null or one rank: a single process
+    std::unique_ptr<Gradients> w_part;        // one process, wide path: part g > 0's sums
+    std::vector<Gradients> part_grads;        // distributed, wide path: each owned part's sums
+    std::vector<BatchTotals> part_totals_;    // distributed: each owned part's totals
+    std::vector<float> flat;                  // distributed: the chain's buffer
 
     Impl(int hidden, int thread_count)
         : threads(thread_count),
@@ -820,40 +938,125 @@ struct BatchEngine::Impl {
         return path == EnginePath::Wide;
     }
 
-    // The wide path over m columns, block by block: with `grads`, the gradients of the mean loss
-    // (1/m folded into dZ2); always the totals, and predictions when asked.
+    int rank() const { return transport != nullptr ? transport->rank() : 0; }
+    int ranks() const { return transport != nullptr ? transport->size() : 1; }
+    bool distributed() const { return ranks() > 1; }
+
+    // The wide path over m columns, part by part and block by block: with `grads`, the gradients
+    // of the mean loss (1/m folded into dZ2); always the totals, and predictions when asked.
+    // Training in one process folds part g > 0 (accumulated in w_part) into grads as it ends;
+    // distributed, each owned part keeps its own sums for the chain.
     BatchTotals wide_pass(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels, std::size_t m,
                           Gradients* grads, const Regularization& reg, std::uint8_t* predictions) {
         if (!wide) wide = std::make_unique<Wide>(net.hidden);
         Wide& w = *wide;
-        const bool train = grads != nullptr;
+        const bool train = grads != nullptr, chained = train && distributed();
         const float inv_m = 1.0f / static_cast<float>(m);
-        if (train) {
-            const auto rows = static_cast<Eigen::Index>(net.hidden);
-            grads->dW1.resize(rows, kPixels);
-            grads->db1.resize(rows);
-            grads->dW2.resize(kClasses, rows);
-            grads->db2.resize(kClasses);
+        const WideParts parts(m);
+        const auto [g0, g1] = chained ? owned_parts(parts.groups, rank(), ranks())
+                                      : std::pair<std::size_t, std::size_t>{0, parts.groups};
+        if (train) resize_gradients(*grads, net.hidden);
+        if (chained) prepare_parts(g1 - g0);
+        if (train && !chained && parts.groups > 1) {
+            if (!w_part) w_part = std::make_unique<Gradients>();
+            resize_gradients(*w_part, net.hidden);
         }
         BatchTotals totals;
-        for (std::size_t j = 0; j < m; j += kWideBlock) {
-            const std::size_t b = std::min(kWideBlock, m - j);
-            const bool first = j == 0;
-            w.load(pixels + j * kRow, b);
-            for_each_task(w.bands, [&](std::size_t i, int) { w.forward_band(params, i, b, train, j, reg); });
-            w.head(params, labels != nullptr ? labels + j : nullptr, b, train, inv_m, reg,
-                   predictions != nullptr ? predictions + j : nullptr, totals);
-            if (!train) continue;
-            const auto cols = static_cast<Eigen::Index>(b);
-            if (first) {
-                grads->dW2.noalias() = w.Z2.leftCols(cols) * w.A.leftCols(cols).transpose();
-                grads->db2 = w.Z2.leftCols(cols).rowwise().sum();
-            } else {
-                grads->dW2.noalias() += w.Z2.leftCols(cols) * w.A.leftCols(cols).transpose();
-                grads->db2 += w.Z2.leftCols(cols).rowwise().sum();
+        for (std::size_t g = g0; g < g1; ++g) {
+            Gradients* part = !train ? nullptr : chained ? &part_grads[g - g0] : g == 0 ? grads : w_part.get();
+            Gradients* fold_into = train && !chained && g > 0 ? grads : nullptr;
+            BatchTotals part_totals;
+            const std::size_t k1 = parts.first_block(g + 1);
+            for (std::size_t k = parts.first_block(g); k < k1; ++k) {
+                const std::size_t j = k * kWideBlock, b = std::min(kWideBlock, m - j);
+                const bool first = k == parts.first_block(g), last = k + 1 == k1;
+                w.load(pixels + j * kRow, b);
+                for_each_task(w.bands, [&](std::size_t i, int) { w.forward_band(params, i, b, train, j, reg); });
+                w.head(params, labels != nullptr ? labels + j : nullptr, b, train, inv_m, reg,
+                       predictions != nullptr ? predictions + j : nullptr, part_totals);
+                if (!train) continue;
+                const auto cols = static_cast<Eigen::Index>(b);
+                if (first) {
+                    part->dW2.noalias() = w.Z2.leftCols(cols) * w.A.leftCols(cols).transpose();
+                    part->db2 = w.Z2.leftCols(cols).rowwise().sum();
+                } else {
+                    part->dW2.noalias() += w.Z2.leftCols(cols) * w.A.leftCols(cols).transpose();
+                    part->db2 += w.Z2.leftCols(cols).rowwise().sum();
+                }
+                Gradients* band_fold = last ? fold_into : nullptr;
+                for_each_task(w.bands, [&](std::size_t i, int) { w.backward_band(params, i, b, first, *part, band_fold); });
             }
-            for_each_task(w.bands, [&](std::size_t i, int) { w.backward_band(params, i, b, first, *grads); });
+            if (fold_into != nullptr) {
+                fold_into->dW2 += part->dW2;
+                fold_into->db2 += part->db2;
+            }
+            if (chained)
+                part_totals_[g - g0] = part_totals;
+            else
+                totals += part_totals;
         }
+        if (!chained) return totals;
+        // The chain over the parts' sums, laid out dW1 | db1 | dW2 | db2 (Eigen's layouts).
+        const std::size_t H = net.hidden;
+        const Regions regions{{H * kRow, H, kClassCount * H, kClassCount}};
+        auto part_regions = [&](std::size_t k) {
+            const Gradients& q = part_grads[k];
+            return std::array<const float*, 4>{q.dW1.data(), q.db1.data(), q.dW2.data(), q.db2.data()};
+        };
+        flat.resize(regions.total());
+        totals = chain_fold(*transport, flat.data(), flat.size(), part_totals_, [&](std::size_t b, std::size_t e, bool onto) {
+            fold_parts(regions, g1 - g0, part_regions, flat.data(), b, e, onto);
+        });
+        float* out[4] = {grads->dW1.data(), grads->db1.data(), grads->dW2.data(), grads->db2.data()};
+        regions.for_range(0, flat.size(), [&](std::size_t region, std::size_t offset, std::size_t length, std::size_t at) {
+            std::copy_n(flat.data() + at, length, out[region] + offset);
+        });
+        return totals;
+    }
+
+    // part_grads and part_totals_ for `count` owned wide parts.
+    void prepare_parts(std::size_t count) {
+        if (part_grads.size() < count) part_grads.resize(count);
+        for (std::size_t k = 0; k < count; ++k) resize_gradients(part_grads[k], net.hidden);
+        part_totals_.assign(count, BatchTotals{});
+    }
+
+    // The fused path, distributed: this rank's run of chunks, the chain over their sums (laid out
+    // dW1 rows | dW2 | db1 | db2, as in ChunkResult), then the one-process scaling.
+    BatchTotals fused_chained(const std::uint8_t* pixels, const std::uint8_t* labels, const std::uint64_t* nonzero,
+                              std::size_t m, Gradients& grads) {
+        const std::size_t count = chunk_count(m);
+        const auto [c0, c1] = owned_parts(count, rank(), ranks());
+        for_each_task(c1 - c0, [&](std::size_t i, int t) {
+            const std::size_t c = c0 + i;
+            const auto [begin, end] = chunk_range(m, count, c);
+            run_chunk(net, pixels, labels, nonzero, begin, end, scratch[static_cast<std::size_t>(t)], &chunks[c], nullptr,
+                      chunk_totals[c]);
+        });
+        const std::size_t H = net.hidden;
+        const Regions regions{{H * kRow, H * kClassCount, H, kClassCount}};
+        auto part_regions = [&](std::size_t k) {
+            const ChunkResult& q = chunks[c0 + k];
+            return std::array<const float*, 4>{q.dW1.data(), q.dW2.data(), q.db1.data(), q.db2.data()};
+        };
+        part_totals_.assign(chunk_totals.begin() + static_cast<std::ptrdiff_t>(c0),
+                            chunk_totals.begin() + static_cast<std::ptrdiff_t>(c1));
+        flat.resize(regions.total());
+        const BatchTotals totals =
+            chain_fold(*transport, flat.data(), flat.size(), part_totals_, [&](std::size_t b, std::size_t e, bool onto) {
+                fold_parts(regions, c1 - c0, part_regions, flat.data(), b, e, onto);
+            });
+        resize_gradients(grads, H);
+        const float inv_m = 1.0f / static_cast<float>(m), scale = inv_m * kPixelScale;
+        float* dW1 = grads.dW1.data();  // column-major: (h, k) at k·H + h
+        for (std::size_t h = 0; h < H; ++h)
+            for (std::size_t k = 0; k < kRow; ++k) dW1[k * H + h] = flat[h * kRow + k] * scale;
+        const float* rest = flat.data() + H * kRow;
+        for (std::size_t i = 0; i < H * kClassCount; ++i) grads.dW2.data()[i] = rest[i] * inv_m;
+        rest += H * kClassCount;
+        for (std::size_t h = 0; h < H; ++h) grads.db1.data()[h] = rest[h] * inv_m;
+        rest += H;
+        for (std::size_t k = 0; k < kClassCount; ++k) grads.db2.data()[k] = rest[k] * inv_m;
         return totals;
     }
 
@@ -902,6 +1105,23 @@ BatchEngine::~BatchEngine() = default;
 
 int BatchEngine::threads() const { return impl_->threads; }
 
+void BatchEngine::set_transport(GradientTransport* transport) { impl_->transport = transport; }
+
+std::pair<std::size_t, std::size_t> BatchEngine::local_columns(std::size_t m, const Regularization& reg) const {
+    const Impl& impl = *impl_;
+    if (!impl.distributed() || m == 0) return {0, m};
+    if (impl.use_wide(reg)) {
+        const WideParts parts(m);
+        const auto [g0, g1] = owned_parts(parts.groups, impl.rank(), impl.ranks());
+        const auto column = [&](std::size_t g) { return std::min(m, parts.first_block(g) * kWideBlock); };
+        return {column(g0), column(g1)};
+    }
+    const std::size_t count = chunk_count(m);
+    const auto [c0, c1] = owned_parts(count, impl.rank(), impl.ranks());
+    if (c0 == c1) return {m, m};
+    return {chunk_range(m, count, c0).first, chunk_range(m, count, c1 - 1).second};
+}
+
 BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pixels, const std::uint8_t* labels,
                                    std::size_t m, Gradients& grads, const std::uint64_t* nonzero,
                                    const Regularization& reg) {
@@ -912,6 +1132,7 @@ BatchTotals BatchEngine::gradients(const Params& params, const std::uint8_t* pix
     if (impl.use_wide(reg)) return impl.wide_pass(params, pixels, labels, m, &grads, reg, nullptr);
     impl.net.pack(params);
     while (impl.chunks.size() < kMaxChunks) impl.chunks.emplace_back(impl.net);
+    if (impl.distributed()) return impl.fused_chained(pixels, labels, nonzero, m, grads);
     const std::size_t count = chunk_count(m);
     impl.for_each_task(count, [&](std::size_t c, int t) {
         const auto [begin, end] = chunk_range(m, count, c);

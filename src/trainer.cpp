@@ -13,6 +13,8 @@
 #include "mnistnn/dataset.hpp"
 #include "mnistnn/error.hpp"
 #include "mnistnn/format.hpp"
+#include "mnistnn/gradient_transport.hpp"
+#include "mnistnn/train_config.hpp"
 
 namespace mnistnn {
 namespace {
@@ -48,6 +50,31 @@ std::string where(std::int64_t step, bool mini_batch, std::int64_t spe) {
     return text;
 }
 
+// A digest of everything a step depends on: the parameters, the recorded settings (with the
+// data's fingerprint), the training rows and the step reached. Ranks of one run must agree on it.
+std::uint64_t run_digest(const Params& params, const Images& train, const TrainOptions& options,
+                         const TrainState& state) {
+    std::uint64_t h = 0x6d6e6973746e6e31ULL;  // "mnistnn1"
+    auto mix = [&h](const void* data, std::size_t bytes) {
+        const auto* p = static_cast<const unsigned char*>(data);
+        for (std::size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;  // FNV-1a
+    };
+    auto mix_floats = [&](const auto& m) { mix(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float)); };
+    mix_floats(params.W1);
+    mix_floats(params.b1);
+    mix_floats(params.W2);
+    mix_floats(params.b2);
+    for (const auto& [key, value] : config_metadata(options)) {
+        if (key == "data_path" || key == "labels_path") continue;  // the fingerprint names the data
+        mix(key.data(), key.size());
+        mix(value.data(), value.size());
+    }
+    mix(&train.rows, sizeof train.rows);
+    mix(&state.step, sizeof state.step);
+    mix(&state.optimizer.t, sizeof state.optimizer.t);
+    return h;
+}
+
 }  // namespace
 
 std::int64_t steps_per_epoch(std::size_t rows, std::size_t batch_size) {
@@ -62,7 +89,7 @@ std::uint64_t epoch_shuffle_seed(std::uint64_t seed, std::int64_t epoch) {
 }
 
 TrainResult train_network(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
-                          TrainState& state, TrainObserver* observer) {
+                          TrainState& state, TrainObserver* observer, GradientTransport* transport) {
     if (!train.has_labels() || train.rows == 0) throw UsageError("training needs labelled rows");
     if (options.iters < 0) throw UsageError("the number of steps to run must be ≥ 0");
     if (options.epochs < 0) throw UsageError("the number of epochs to run must be ≥ 0");
@@ -105,6 +132,10 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     if (!fresh) optimizer.set_state(state.optimizer);
 
     BatchEngine engine(hidden, options.threads);
+    if (transport != nullptr && transport->size() > 1) {
+        transport->require_same(run_digest(params, train, options, state), "starting parameters, settings or data");
+        engine.set_transport(transport);
+    }
     Gradients grads(hidden);
     // Mini-batch buffers, allocated once: the epoch's row order and one gathered batch.
     std::vector<std::size_t> order;
@@ -142,10 +173,12 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
             m = std::min(batch, n - begin);
             if (augmenter.active()) {
                 // Rows in tasks of 8 on the engine's threads; each row's digit depends only on
-                // (seed, epoch, row), so the batch is the same for any thread count.
+                // (seed, epoch, row), so the batch is the same for any thread count. Only the
+                // columns this rank computes (all of them in one process).
                 constexpr std::size_t kRowsPerTask = 8;
-                engine.parallel_for((m + kRowsPerTask - 1) / kRowsPerTask, [&](std::size_t t) {
-                    for (std::size_t j = t * kRowsPerTask; j < std::min(m, (t + 1) * kRowsPerTask); ++j) {
+                const auto [lo, hi] = engine.local_columns(m, reg);
+                engine.parallel_for((hi - lo + kRowsPerTask - 1) / kRowsPerTask, [&, lo = lo, hi = hi](std::size_t t) {
+                    for (std::size_t j = lo + t * kRowsPerTask; j < std::min(hi, lo + (t + 1) * kRowsPerTask); ++j) {
                         const std::size_t row = order[begin + j];
                         augmenter.apply(train.sample(row), batch_pixels.data() + j * kPixels, options.seed, epoch,
                                         row);
@@ -200,7 +233,8 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
         progress.step = s + 1;
         progress.seconds = seconds_since(start);
         report.on_step(progress);
-        if (report.stop_requested()) {
+        const bool stop = report.stop_requested();
+        if (transport != nullptr && transport->size() > 1 ? transport->any(stop) : stop) {
             result.interrupted = true;
             break;
         }

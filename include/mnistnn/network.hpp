@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mnistnn/images.hpp"
@@ -117,6 +118,8 @@ enum class EnginePath { Auto, Fused, Wide };
 // Determinism: the m samples are cut into chunks whose count depends only on m (never on the
 // thread count); each chunk's partial gradient is accumulated on its own and the chunks are
 // summed in order, so results are bit-identical for any `threads`.
+class GradientTransport;
+
 class BatchEngine {
 public:
     // threads ≤ 0 means all hardware threads.
@@ -143,6 +146,17 @@ public:
                          std::size_t m, std::uint8_t* predictions = nullptr, const std::uint64_t* nonzero = nullptr);
 
     int threads() const;
+
+    // Data-parallel training (see gradient_transport.hpp): with a transport of P > 1 ranks,
+    // gradients() computes this rank's parts of the batch only and every rank returns the whole
+    // batch's gradients and totals, bit-identical to one process. All ranks must make the same
+    // calls with the same parameters and m. The transport must outlive its use; null: one process.
+    // evaluate() is never distributed.
+    void set_transport(GradientTransport* transport);
+
+    // Columns [first, last) of an m-column gradients() call whose pixels and labels this rank reads
+    // (all of them in one process). The other columns' data need not be filled in.
+    std::pair<std::size_t, std::size_t> local_columns(std::size_t m, const Regularization& reg = {}) const;
 
     // Runs fn(i) for i in [0, count) on the engine's threads (each i exactly once, in no particular
     // order; fn must not throw). For work that goes with a step, such as augmenting its batch.

@@ -12,6 +12,8 @@
 
 namespace mnistnn {
 
+class GradientTransport;
+
 // A "step" (also "iteration") is one parameter update. An epoch is one pass over the training
 // rows: steps_per_epoch = ⌈rows / batch⌉ (the last, partial batch of an epoch is used), and with
 // full batch 1 epoch = 1 step.
@@ -103,8 +105,15 @@ public:
 // (naming the step; params are left in their diverged state) when the loss stops being finite.
 // Allocates nothing per step. Resuming with the saved state gives bit-identical parameters to an
 // uninterrupted run (for a cosine schedule: with the same lr_total_steps).
+//
+// With a `transport` of P > 1 ranks (gradient_transport.hpp), every rank calls this with the same
+// data, options and state; each computes its share of every step's batch, and all end with the
+// parameters one process would have (bit for bit). The ranks first check that they agree on the
+// starting parameters, settings and data (throwing if not), and stop on the same step when any
+// rank's observer asks to.
 TrainResult train_network(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
-                          TrainState& state, TrainObserver* observer = nullptr);
+                          TrainState& state, TrainObserver* observer = nullptr,
+                          GradientTransport* transport = nullptr);
 
 // train_network() from a fresh state (kept for callers of the original full-batch API).
 TrainResult train_full_batch(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,

@@ -3,10 +3,12 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "cli.hpp"
 #include "mnistnn/error.hpp"
+#include "mnistnn/mpi_world.hpp"
 
 namespace {
 
@@ -37,6 +39,15 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
 
+    // Under mpirun (MPI build), the job's ranks; a world of one rank otherwise. A failure on one
+    // rank of several ends them all (the others would wait for it forever), naming the rank.
+    mnistnn::MpiWorld world;
+    const std::string who = world.size() > 1 ? "mnistnn: rank " + std::to_string(world.rank()) + ": " : "mnistnn: ";
+    const auto fail = [&world, &who](const std::string& message, int code) {
+        std::cerr << who << message << '\n';
+        world.abort(code);
+        return code;
+    };
     try {
         const std::vector<CLI::App*> subcommands = app.get_subcommands({});
         for (std::size_t i = 0; i < subcommands.size(); ++i)
@@ -44,19 +55,16 @@ int main(int argc, char** argv) {
         std::cerr << "mnistnn: no subcommand\n";
         return kExitUsage;
     } catch (const mnistnn::UsageError& e) {
-        std::cerr << "mnistnn: error: " << describe(e) << '\n';
-        return kExitUsage;
+        return fail("error: " + describe(e), kExitUsage);
     } catch (const mnistnn::InterruptedError& e) {
-        std::cerr << "mnistnn: " << describe(e) << '\n';
+        // Every rank stops on the same step (train agrees on it), so nobody is left waiting.
+        if (world.root()) std::cerr << "mnistnn: " << describe(e) << '\n';
         return kExitInterrupted;
     } catch (const mnistnn::Error& e) {
-        std::cerr << "mnistnn: error: " << describe(e) << '\n';
-        return kExitFailure;
+        return fail("error: " + describe(e), kExitFailure);
     } catch (const std::bad_alloc&) {
-        std::cerr << "mnistnn: error: out of memory\n";
-        return kExitFailure;
+        return fail("error: out of memory", kExitFailure);
     } catch (const std::exception& e) {
-        std::cerr << "mnistnn: internal error: " << e.what() << '\n';
-        return kExitFailure;
+        return fail(std::string("internal error: ") + e.what(), kExitFailure);
     }
 }

@@ -13,6 +13,7 @@
 #include "mnistnn/error.hpp"
 #include "mnistnn/model_file.hpp"
 #include "mnistnn/model_record.hpp"
+#include "mnistnn/mpi_world.hpp"
 #include "mnistnn/train_log.hpp"
 #include "mnistnn/trainer.hpp"
 #include "train_report.hpp"
@@ -152,25 +153,43 @@ std::int64_t steps_to_run(const RunSettings& run, std::int64_t spe) {
     return run.epochs > 0 ? run.epochs * spe : run.iters;
 }
 
-TrainResult train_with_console(const TrainCommand& o, TrainConfig& config, const TrainData& data, Start& start) {
+// The ranks of this job: one process, or mpirun's ranks (rank 0 alone reports and writes files).
+struct Ranks {
+    bool root = true;
+    int count = 1;
+    GradientTransport* transport = nullptr;
+};
+
+Ranks job_ranks() {
+    MpiWorld* world = MpiWorld::active();
+    if (world == nullptr || world->size() == 1) return {};
+    if (world->transport() == nullptr)
+        throw UsageError("started by mpirun with " + std::to_string(world->size()) +
+                         " ranks, but this mnistnn was built without MPI (configure with -DMNISTNN_MPI=ON)");
+    return {world->root(), world->size(), world->transport()};
+}
+
+TrainResult train_with_console(const TrainCommand& o, TrainConfig& config, const TrainData& data, Start& start,
+                               const Ranks& ranks) {
     TrainOptions options;
     static_cast<TrainConfig&>(options) = config;
     static_cast<RunSettings&>(options) = start.run;
     // A cosine schedule reaches 0 at the end of this run: a resumed run that finishes the plan
     // keeps the recorded horizon, and one given more steps stretches it (as before the table).
     options.lr_total_steps = 0;
-    if (o.quiet && o.log_csv.empty()) options.log_every = 0;
+    if ((o.quiet && o.log_csv.empty()) || !ranks.root) options.log_every = 0;  // a log costs an evaluation
     ConsoleSettings shown;
     shown.mini_batch = steps_per_epoch(data.train.rows, config.batch_size) > 1;
     shown.show_lr = config.lr_decay != LrDecay::None;
-    shown.quiet = o.quiet;
-    shown.interactive = stderr_is_terminal();
-    shown.keep_entries = !o.log_csv.empty();
+    shown.quiet = o.quiet || !ranks.root;
+    shown.interactive = ranks.root && stderr_is_terminal();
+    shown.keep_entries = !o.log_csv.empty() && ranks.root;
     ConsoleObserver observer(std::cerr, shown, &g_stop_requested);
     StopOnSignal stop_on_signal;
-    const TrainResult result = train_network(start.params, data.train, data.holdout, options, start.state, &observer);
+    const TrainResult result =
+        train_network(start.params, data.train, data.holdout, options, start.state, &observer, ranks.transport);
     if (config.lr_decay == LrDecay::Cosine) config.lr_total_steps = result.lr_total_steps;
-    if (!o.log_csv.empty()) write_train_log_csv(o.log_csv, observer.entries());
+    if (!o.log_csv.empty() && ranks.root) write_train_log_csv(o.log_csv, observer.entries());
     return result;
 }
 
@@ -193,6 +212,7 @@ TrainingRecord make_record(const Start& start, const TrainResult& result, std::i
 }  // namespace
 
 int run_train(const TrainCommand& o) {
+    const Ranks ranks = job_ranks();
     check_run_options(o);
     const std::optional<Model> saved = load_resumed_model(o);
     TrainConfig config = saved ? resolve_resumed_config(o.config, config_from_model(*saved)) : resolve_config(o.config);
@@ -202,13 +222,21 @@ int run_train(const TrainCommand& o) {
     Start start = init_or_restore(o, config, saved);
     const std::int64_t to_run = steps_to_run(start.run, steps_per_epoch(data.train.rows, config.batch_size));
     const std::int64_t first = start.state.step;
-    print_banner(config, data.train.rows, data.holdout.rows, start.run, to_run, first, saved ? o.model : "");
-    const TrainResult result = train_with_console(o, config, data, start);
+    if (ranks.root) {
+        print_banner(config, data.train.rows, data.holdout.rows, start.run, to_run, first, saved ? o.model : "");
+        if (ranks.count > 1)
+            std::cerr << "data-parallel over " << ranks.count << " MPI ranks; rank 0 writes the model\n";
+    }
+    const TrainResult result = train_with_console(o, config, data, start, ranks);
 
     const std::string progress = std::to_string(result.iterations) + " of " + std::to_string(to_run) + " iterations";
     if (result.interrupted && !o.save_on_interrupt) {
         throw InterruptedError("interrupted after " + progress + "; no model written (" + o.model +
                                " is unchanged; use --save-on-interrupt to keep partial training)");
+    }
+    if (!ranks.root) {
+        if (result.interrupted) throw InterruptedError("interrupted");  // rank 0 says what it kept
+        return 0;
     }
     TrainConfig recorded = config;
     recorded.data_path = absolute_path(config.data_path);
