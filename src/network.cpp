@@ -675,15 +675,6 @@ struct Wide {
     }
 };
 
-// The wide path's parts (see gradient_transport.hpp): ⌈m/256⌉ blocks, grouped into at most
-// kMaxChunks runs of whole blocks; part g is blocks [first_block(g), first_block(g + 1)).
-struct WideParts {
-    std::size_t blocks, groups;
-    explicit WideParts(std::size_t m)
-        : blocks((m + kWideBlock - 1) / kWideBlock), groups(std::min(blocks, kMaxChunks)) {}
-    std::size_t first_block(std::size_t g) const { return blocks * g / groups; }
-};
-
 void resize_gradients(Gradients& g, std::size_t hidden) {
     const auto rows = static_cast<Eigen::Index>(hidden);
     g.dW1.resize(rows, kPixels);
@@ -692,12 +683,45 @@ void resize_gradients(Gradients& g, std::size_t hidden) {
     g.db2.resize(kClasses);
 }
 
-// Parts [first, last) of n that `rank` of `ranks` owns: [⌈n·r/P⌉, ⌈n·(r+1)/P⌉), so rank 0 owns
-// part 0 (see gradient_transport.hpp).
-std::pair<std::size_t, std::size_t> owned_parts(std::size_t n, int rank, int ranks) {
-    const auto r = static_cast<std::size_t>(rank), p = static_cast<std::size_t>(ranks);
-    return {(n * r + p - 1) / p, (n * (r + 1) + p - 1) / p};
+// Parts [b_r, b_{r+1}) of n that rank r of P owns (see gradient_transport.hpp), for parts whose
+// first columns are start(0) = 0 < start(1) < … < start(n) = m: b_r is the part boundary nearest
+// to column r·m/P, so each rank gets about m/P columns (the fused path's last chunks are shorter),
+// except that b_1 ≥ 1: rank 0 always owns part 0, where the chain starts.
+template <class Start>
+std::pair<std::size_t, std::size_t> owned_parts(std::size_t n, Start&& start, int rank, int ranks) {
+    const std::size_t m = start(n);
+    auto boundary = [&](int r) -> std::size_t {
+        if (r == 0) return 0;
+        if (r == ranks) return n;
+        const double target = static_cast<double>(m) * r / ranks;
+        std::size_t best = 0;
+        for (std::size_t c = 1; c <= n; ++c)
+            if (std::abs(static_cast<double>(start(c)) - target) < std::abs(static_cast<double>(start(best)) - target))
+                best = c;
+        return std::max<std::size_t>(best, std::min<std::size_t>(1, n));
+    };
+    return {boundary(rank), boundary(rank + 1)};
 }
+
+// The fused path's chunks and the wide path's parts as owned_parts wants them.
+std::pair<std::size_t, std::size_t> owned_chunks(std::size_t m, int rank, int ranks) {
+    const std::size_t count = chunk_count(m);
+    return owned_parts(count, [&](std::size_t c) { return c == count ? m : chunk_range(m, count, c).first; }, rank,
+                       ranks);
+}
+
+// The wide path's parts (see gradient_transport.hpp): ⌈m/256⌉ blocks, grouped into at most
+// kMaxChunks runs of whole blocks; part g is blocks [first_block(g), first_block(g + 1)).
+struct WideParts {
+    std::size_t m, blocks, groups;
+    explicit WideParts(std::size_t columns)
+        : m(columns), blocks((columns + kWideBlock - 1) / kWideBlock), groups(std::min(blocks, kMaxChunks)) {}
+    std::size_t first_block(std::size_t g) const { return blocks * g / groups; }
+    std::size_t first_column(std::size_t g) const { return std::min(m, first_block(g) * kWideBlock); }
+    std::pair<std::size_t, std::size_t> owned(int rank, int ranks) const {
+        return owned_parts(groups, [this](std::size_t g) { return first_column(g); }, rank, ranks);
+    }
+};
 
 // A part's sums as up to four arrays (the regions), laid end to end in the chain's flat buffer.
 struct Regions {
@@ -953,7 +977,7 @@ struct BatchEngine::Impl {
         const bool train = grads != nullptr, chained = train && distributed();
         const float inv_m = 1.0f / static_cast<float>(m);
         const WideParts parts(m);
-        const auto [g0, g1] = chained ? owned_parts(parts.groups, rank(), ranks())
+        const auto [g0, g1] = chained ? parts.owned(rank(), ranks())
                                       : std::pair<std::size_t, std::size_t>{0, parts.groups};
         if (train) resize_gradients(*grads, net.hidden);
         if (chained) prepare_parts(g1 - g0);
@@ -1026,7 +1050,7 @@ struct BatchEngine::Impl {
     BatchTotals fused_chained(const std::uint8_t* pixels, const std::uint8_t* labels, const std::uint64_t* nonzero,
                               std::size_t m, Gradients& grads) {
         const std::size_t count = chunk_count(m);
-        const auto [c0, c1] = owned_parts(count, rank(), ranks());
+        const auto [c0, c1] = owned_chunks(m, rank(), ranks());
         for_each_task(c1 - c0, [&](std::size_t i, int t) {
             const std::size_t c = c0 + i;
             const auto [begin, end] = chunk_range(m, count, c);
@@ -1112,12 +1136,11 @@ std::pair<std::size_t, std::size_t> BatchEngine::local_columns(std::size_t m, co
     if (!impl.distributed() || m == 0) return {0, m};
     if (impl.use_wide(reg)) {
         const WideParts parts(m);
-        const auto [g0, g1] = owned_parts(parts.groups, impl.rank(), impl.ranks());
-        const auto column = [&](std::size_t g) { return std::min(m, parts.first_block(g) * kWideBlock); };
-        return {column(g0), column(g1)};
+        const auto [g0, g1] = parts.owned(impl.rank(), impl.ranks());
+        return {parts.first_column(g0), parts.first_column(g1)};
     }
     const std::size_t count = chunk_count(m);
-    const auto [c0, c1] = owned_parts(count, impl.rank(), impl.ranks());
+    const auto [c0, c1] = owned_chunks(m, impl.rank(), impl.ranks());
     if (c0 == c1) return {m, m};
     return {chunk_range(m, count, c0).first, chunk_range(m, count, c1 - 1).second};
 }

@@ -15,8 +15,10 @@
 //   a plain MPI_Allreduce, which adds in an order of its own choosing, is not enough.
 //
 // The chain
-//   Rank r owns the contiguous parts [b_r, b_{r+1}) with b_r = ⌈n·r/P⌉ (so b_0 = 0: rank 0 always
-//   owns q_0; a rank may own none when P > n). Rank r computes its parts' q_k, then
+//   Rank r owns the contiguous parts [b_r, b_{r+1}), 0 = b_0 ≤ b_1 ≤ … ≤ b_P = n, the boundaries
+//   chosen to give each rank about m/P columns, with b_1 ≥ 1 (rank 0 always owns q_0; another rank
+//   may own none when P > n). Which boundaries does not matter to the result, only that the runs
+//   are contiguous and in rank order. Rank r computes its parts' q_k, then
 //     - rank 0 sets S_0 = q_0 + q_1 + … + q_{b_1 − 1}, folded left from q_0;
 //     - rank r > 0 receives S_{r−1} from rank r − 1 and folds its own parts onto it, left to right:
 //       S_r = ((S_{r−1} + q_{b_r}) + q_{b_r + 1}) + … + q_{b_{r+1} − 1};
