@@ -50,8 +50,8 @@ std::string where(std::int64_t step, bool mini_batch, std::int64_t spe) {
     return text;
 }
 
-// A digest of everything a step depends on: the parameters, the recorded settings (with the
-// data's fingerprint), the training rows and the step reached. Ranks of one run must agree on it.
+// A digest of everything a step depends on: the parameters, the recorded settings, the training
+// rows' pixels and labels, and the step reached. Ranks of one run must agree on it.
 std::uint64_t run_digest(const Params& params, const Images& train, const TrainOptions& options,
                          const TrainState& state) {
     std::uint64_t h = 0x6d6e6973746e6e31ULL;  // "mnistnn1"
@@ -68,6 +68,17 @@ std::uint64_t run_digest(const Params& params, const Images& train, const TrainO
         if (key == "data_path" || key == "labels_path") continue;  // the fingerprint names the data
         mix(key.data(), key.size());
         mix(value.data(), value.size());
+    }
+    // The rows themselves, 8 bytes at a time (47 MB in about 10 ms), then the tail byte-wise.
+    for (const std::vector<std::uint8_t>* bytes : {&train.pixels, &train.labels}) {
+        const std::size_t words = bytes->size() / 8;
+        for (std::size_t i = 0; i < words; ++i) {
+            std::uint64_t word;
+            std::memcpy(&word, bytes->data() + 8 * i, 8);
+            h = (h ^ word) * 0x9E3779B97F4A7C15ULL;
+            h ^= h >> 29;
+        }
+        mix(bytes->data() + 8 * words, bytes->size() - 8 * words);
     }
     mix(&train.rows, sizeof train.rows);
     mix(&state.step, sizeof state.step);

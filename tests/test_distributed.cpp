@@ -269,8 +269,9 @@ TEST(Distributed, EveryRankStopsOnTheStepAnyRankAskedTo) {
     EXPECT_TRUE(same_bytes(train_ranks(0, 1, start, train, Images{}, o).params.W1, stopped.params.W1));
 }
 
-TEST(Distributed, RanksThatDisagreeOnTheirStartAreRefused) {
-    const Images train = digits(300, 11);
+// Trains on two in-process ranks, rank r from start(r) on data(r); returns each rank's
+// MismatchError message ("" if none was thrown).
+std::vector<std::string> mismatch_errors(const std::function<Params(int)>& start, const std::function<Images(int)>& data) {
     TrainOptions o;
     o.iters = 2;
     ThreadWorld world(2);
@@ -278,7 +279,8 @@ TEST(Distributed, RanksThatDisagreeOnTheirStartAreRefused) {
     std::vector<std::thread> ranks;
     for (int r = 0; r < 2; ++r)
         ranks.emplace_back([&, r] {
-            Params p = init_params(10, Activation::ReLU, Init::Uniform, static_cast<std::uint64_t>(r));  // different seeds
+            Params p = start(r);
+            const Images train = data(r);
             ThreadTransport transport(world, r);
             TrainState state;
             try {
@@ -288,7 +290,25 @@ TEST(Distributed, RanksThatDisagreeOnTheirStartAreRefused) {
             }
         });
     for (auto& t : ranks) t.join();
-    for (const std::string& e : errors) EXPECT_NE(e.find("rank 1's starting parameters"), std::string::npos) << e;
+    return errors;
+}
+
+TEST(Distributed, RanksThatDisagreeOnTheirStartAreRefused) {
+    const auto seed = [](int r) { return init_params(10, Activation::ReLU, Init::Uniform, static_cast<std::uint64_t>(r)); };
+    const auto same_data = [](int) { return digits(300, 11); };
+    for (const std::string& e : mismatch_errors(seed, same_data))
+        EXPECT_NE(e.find("rank 1's starting parameters, settings or data differ"), std::string::npos) << e;
+
+    // One pixel of one row differs on rank 1.
+    const auto same_start = [](int) { return init_params(10, Activation::ReLU, Init::Uniform, 0); };
+    const auto one_pixel = [](int r) {
+        Images images = digits(300, 11);
+        if (r == 1) images.pixels[299 * 784 + 400] ^= 1;
+        return images;
+    };
+    for (const std::string& e : mismatch_errors(same_start, one_pixel))
+        EXPECT_NE(e.find("rank 1's"), std::string::npos) << e;
+    for (const std::string& e : mismatch_errors(same_start, same_data)) EXPECT_EQ(e, "");
 }
 
 TEST(Distributed, GradientsOfOneCallMatchAcrossRanksAndLocalColumnsCoverTheBatch) {
