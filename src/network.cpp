@@ -1236,11 +1236,67 @@ BatchTotals evaluate(const Params& params, const std::uint8_t* pixels, const std
     return engine.evaluate(params, pixels, labels, m);
 }
 
+namespace {
+
+// Z1 = W1·x for one sample (H×1), visiting only its nonzero pixels, with the roundings of the
+// product forward() computes for one column: Eigen 3.4's column-major matrix-vector product
+// (general_matrix_vector_product in GeneralMatrixVector.h). That takes the 784 columns in blocks of
+// 16 (H·4 bytes < 32000); per block and row it forms c ← w·x + c from c = 0, one rounding (FMA)
+// for the rows in vector packets (all but the last H mod 4) on a CPU with FMA, a product and a sum
+// otherwise; then z ← z + c. A zero pixel leaves c as it is (w·0 + c = c, and c is never −0 since it
+// starts at +0), and a block without ink leaves z as it is, so skipping them changes no bit.
+// test_network checks this against forward() for many H.
+void sparse_first_layer(const Params& params, const std::uint8_t* pixels, Eigen::MatrixXf& Z1) {
+    const auto H = static_cast<std::size_t>(params.hidden());
+    constexpr std::size_t kBlockColumns = 16;
+    static_assert(kRow >= 128, "Eigen blocks the columns only from 128 on");
+    const std::size_t packed = H / 4 * 4;  // rows Eigen handles in vector packets
+    Z1.setZero(static_cast<Eigen::Index>(H), 1);
+    float* z = Z1.data();
+    thread_local std::vector<float> chain;
+    chain.resize(H);
+    const float* table = pixel_scale_table();
+    const float* w1 = params.W1.data();  // column-major: pixel k's weights at k·H
+    for (std::size_t j2 = 0; j2 < kRow; j2 += kBlockColumns) {
+        bool ink = false;
+        for (std::size_t j = j2; j < j2 + kBlockColumns; ++j) {
+            if (pixels[j] == 0) continue;
+            if (!ink) std::fill(chain.begin(), chain.end(), 0.0f);
+            ink = true;
+            const float x = table[pixels[j]];
+            const float* w = w1 + j * H;
+            float* c = chain.data();
+#ifdef __FMA__
+            for (std::size_t h = 0; h < packed; ++h) c[h] = std::fma(w[h], x, c[h]);
+#else
+            for (std::size_t h = 0; h < packed; ++h) c[h] = w[h] * x + c[h];
+#endif
+            for (std::size_t h = packed; h < H; ++h) c[h] += w[h] * x;
+        }
+        if (!ink) continue;
+        for (std::size_t h = 0; h < H; ++h) z[h] += chain[h];
+    }
+}
+
+}  // namespace
+
 Eigen::VectorXf predict_one(const Params& params, const std::uint8_t* pixels) {
-    Eigen::MatrixXf X;
-    pixels_to_input(pixels, 1, X);
-    Eigen::MatrixXf P;
-    forward(params, X, P);
+    if (params.hidden() == 1) {  // a 1×1 result: Eigen takes a dot product instead (another order)
+        Eigen::MatrixXf X, P;
+        pixels_to_input(pixels, 1, X);
+        forward(params, X, P);
+        return P.col(0);
+    }
+    // forward() for one column, with its first product done by sparse_first_layer.
+    Eigen::MatrixXf Z1;
+    sparse_first_layer(params, pixels, Z1);
+    Z1.colwise() += params.b1;
+    Eigen::MatrixXf A1(Z1.rows(), 1);
+    activate(params.activation, Z1, A1);
+    Eigen::MatrixXf P(kClasses, 1);
+    P.noalias() = params.W2 * A1;
+    P.colwise() += params.b2;
+    softmax_columns(P);
     return P.col(0);
 }
 

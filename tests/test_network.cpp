@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -173,6 +174,37 @@ TEST(Network, ForwardMatchesEngineAndPredictOne) {
         EXPECT_EQ(predicted[j], arg) << "column " << j;
         const Eigen::VectorXf one = predict_one(p, batch.pixels.data() + j * kPixels);
         EXPECT_LE((one - P.col(static_cast<Eigen::Index>(j))).cwiseAbs().maxCoeff(), 1e-6f);
+    }
+}
+
+// predict_one skips the zero pixels; it must still give exactly the bits of forward() on one
+// column (whose product is Eigen's matrix-vector product), for any H (vector rows and scalar tail
+// rows), both activations, and digits from empty to full.
+TEST(Network, PredictOneIsBitIdenticalToForwardOnOneColumn) {
+    Rng rng(77);
+    std::vector<std::vector<std::uint8_t>> samples;
+    samples.emplace_back(kPixels, 0);    // no ink at all
+    samples.emplace_back(kPixels, 255);  // all ink
+    for (int s = 0; s < 30; ++s) {
+        std::vector<std::uint8_t> px(kPixels, 0);
+        const std::uint64_t ink_in = 2 + rng.next_below(8);  // 1 in 2 … 1 in 9 pixels inked
+        for (auto& v : px)
+            if (rng.next_below(ink_in) == 0) v = static_cast<std::uint8_t>(1 + rng.next_below(255));
+        samples.push_back(px);
+    }
+    for (int hidden : {1, 3, 4, 5, 10, 17, 64, 100, 128, 256, 300, 800}) {
+        for (Activation activation : {Activation::ReLU, Activation::Sigmoid}) {
+            const Params p = init_params(hidden, activation, Init::He, static_cast<std::uint64_t>(hidden));
+            for (std::size_t i = 0; i < samples.size(); ++i) {
+                Eigen::MatrixXf X, P;
+                pixels_to_input(samples[i].data(), 1, X);
+                forward(p, X, P);
+                const Eigen::VectorXf one = predict_one(p, samples[i].data());
+                ASSERT_EQ(one.size(), kClasses);
+                EXPECT_EQ(std::memcmp(one.data(), P.data(), sizeof(float) * kClasses), 0)
+                    << "H " << hidden << ", " << to_string(activation) << ", sample " << i;
+            }
+        }
     }
 }
 
