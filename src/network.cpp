@@ -781,27 +781,24 @@ BatchTotals chain_fold(GradientTransport& transport, float* sum, std::size_t n,
         fold_own(begin, end, rank > 0);
         if (rank < last) transport.send_next(sum + begin, (end - begin) * sizeof(float));
     }
-    // loss_sum, correct, rows: the counts are exact in a double (< 2^53).
-    double totals[3] = {0.0, 0.0, 0.0};
-    BatchTotals total;
-    if (rank > 0) {
-        transport.recv_prev(totals, sizeof totals);
-        total.loss_sum = totals[0];
-        total.correct = static_cast<std::size_t>(totals[1]);
-        total.rows = static_cast<std::size_t>(totals[2]);
-    }
+    // The totals as three doubles (loss_sum, correct, rows: the counts are exact below 2^53).
+    std::array<double, 3> totals{};
+    const auto unpack = [&totals] {
+        BatchTotals t;
+        t.loss_sum = totals[0];
+        t.correct = static_cast<std::size_t>(totals[1]);
+        t.rows = static_cast<std::size_t>(totals[2]);
+        return t;
+    };
+    if (rank > 0) transport.recv_prev(totals.data(), sizeof totals);
+    BatchTotals total = unpack();  // zero on rank 0
     for (const BatchTotals& t : part_totals) total += t;
-    totals[0] = total.loss_sum;
-    totals[1] = static_cast<double>(total.correct);
-    totals[2] = static_cast<double>(total.rows);
-    if (rank < last) transport.send_next(totals, sizeof totals);
+    totals = {total.loss_sum, static_cast<double>(total.correct), static_cast<double>(total.rows)};
+    if (rank < last) transport.send_next(totals.data(), sizeof totals);
     transport.wait_sent();
     transport.broadcast_from_last(sum, n * sizeof(float));
-    transport.broadcast_from_last(totals, sizeof totals);
-    total.loss_sum = totals[0];
-    total.correct = static_cast<std::size_t>(totals[1]);
-    total.rows = static_cast<std::size_t>(totals[2]);
-    return total;
+    transport.broadcast_from_last(totals.data(), sizeof totals);
+    return unpack();
 }
 
 }  // namespace
