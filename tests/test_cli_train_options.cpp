@@ -357,17 +357,7 @@ namespace {
 // what that version printed and wrote for them: eval, predict and --resume must not change.
 class LegacyModels : public ::testing::TestWithParam<const char*> {
 protected:
-    // tiny.csv, or a file of the set made on the kind of CPU this test was built for (the vector
-    // width changes the order of sums; see regenerate.sh).
-    static std::string fixture(const std::string& name) {
-        const std::string dir = std::string(MNISTNN_SOURCE_DIR) + "/tests/fixtures/legacy/";
-        if (name == "tiny.csv") return dir + name;
-#ifdef __AVX512F__
-        return dir + "avx512/" + name;
-#else
-        return dir + "avx2/" + name;
-#endif
-    }
+    static std::string fixture(const std::string& name) { return test::legacy_fixture(name); }
     test::TempDir dir;
 };
 

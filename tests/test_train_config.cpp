@@ -13,7 +13,7 @@
 namespace mnistnn {
 namespace {
 
-std::string fixture(const std::string& name) { return std::string(MNISTNN_SOURCE_DIR) + "/tests/fixtures/legacy/" + name; }
+std::string fixture(const std::string& name) { return test::legacy_fixture(name); }
 
 TrainConfig adam_step_config() {
     TrainConfig c;

@@ -76,6 +76,16 @@ std::string source_path(const std::string& relative) {
     return std::string(MNISTNN_SOURCE_DIR) + "/" + relative;
 }
 
+std::string legacy_fixture(const std::string& name) {
+    const std::string dir = source_path("tests/fixtures/legacy/");
+    if (name == "tiny.csv") return dir + name;
+#ifdef __AVX512F__
+    return dir + "avx512/" + name;
+#else
+    return dir + "avx2/" + name;
+#endif
+}
+
 std::string cli_fixture(const std::string& name) { return source_path("tests/fixtures/cli/" + name); }
 
 std::size_t count_lines(const std::string& text) {

@@ -40,6 +40,11 @@ std::string source_path(const std::string& relative);
 // A file of tests/fixtures/cli/ (see its README.md).
 std::string cli_fixture(const std::string& name);
 
+// A file of tests/fixtures/legacy/: tiny.csv, or a file of the set made on the kind of CPU these
+// tests were built for, avx512/ or avx2/ (the vector width changes the order of sums; see
+// tests/fixtures/legacy/regenerate.sh).
+std::string legacy_fixture(const std::string& name);
+
 // The number of '\n' in text.
 std::size_t count_lines(const std::string& text);
 
