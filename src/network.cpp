@@ -974,8 +974,10 @@ struct BatchEngine::Impl {
         const bool train = grads != nullptr, chained = train && distributed();
         const float inv_m = 1.0f / static_cast<float>(m);
         const WideParts parts(m);
-        const auto [g0, g1] = chained ? parts.owned(rank(), ranks())
-                                      : std::pair<std::size_t, std::size_t>{0, parts.groups};
+        // (Plain variables, not a structured binding: lambdas below use them, which C++17 forbids.)
+        const std::pair<std::size_t, std::size_t> owned =
+            chained ? parts.owned(rank(), ranks()) : std::pair<std::size_t, std::size_t>{0, parts.groups};
+        const std::size_t g0 = owned.first, g1 = owned.second;
         if (train) resize_gradients(*grads, net.hidden);
         if (chained) prepare_parts(g1 - g0);
         if (train && !chained && parts.groups > 1) {
@@ -1047,7 +1049,8 @@ struct BatchEngine::Impl {
     BatchTotals fused_chained(const std::uint8_t* pixels, const std::uint8_t* labels, const std::uint64_t* nonzero,
                               std::size_t m, Gradients& grads) {
         const std::size_t count = chunk_count(m);
-        const auto [c0, c1] = owned_chunks(m, rank(), ranks());
+        const std::pair<std::size_t, std::size_t> owned = owned_chunks(m, rank(), ranks());
+        const std::size_t c0 = owned.first, c1 = owned.second;  // captured below: no structured binding
         for_each_task(c1 - c0, [&](std::size_t i, int t) {
             const std::size_t c = c0 + i;
             const auto [begin, end] = chunk_range(m, count, c);
