@@ -353,6 +353,14 @@ inline std::size_t select_samples(const std::uint64_t* nonzero, std::size_t b, s
     return count;
 }
 
+// sums[i] = hsum(v[i]) for i < n, sixteen at a time while there are sixteen left.
+template <int n>
+inline void hsum_all(const vf16* v, float* sums) {
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes) store(sums + i, hsum16(v + i));
+    for (; i < n; ++i) sums[i] = hsum(v[i]);
+}
+
 // Z[h·zs + j] = Σ_k Wt[h·784 + k]·x_j[k] for an HT×JT tile (h < HT, j < JT): the layer-1 forward
 // product W1·X for HT hidden units and JT samples, x_j being row x + j·784, over the pixel vectors
 // in `vectors` (the others must be zero in all JT rows). Each of the HT·JT dot products keeps a
@@ -386,13 +394,16 @@ inline void dot_tile(const float* Wt, const std::uint8_t* x, std::uint64_t vecto
     if (next != nullptr)  // a tile with few nonzero vectors still prefetches every line
         for (; line < kLines; ++line)
             for (std::size_t j = 0; j < ahead; ++j) __builtin_prefetch(next + j * kRow + std::min(line * 64, kRow - 1), 0, 2);
-    // Horizontal sums, sixteen at a time while there are sixteen left.
-    vf16 whole[n];
-    for (int i = 0; i < n; ++i) whole[i] = from_parts(acc + i * kParts);
+    // Horizontal sums. With one part per vector the accumulators are whole vectors already; a copy
+    // into a second array would cost GCC a memmove per tile (5% of a full-batch step at H = 10).
     float sums[n];
-    int i = 0;
-    for (; i + kLanes <= n; i += kLanes) store(sums + i, hsum16(whole + i));
-    for (; i < n; ++i) sums[i] = hsum(whole[i]);
+    if constexpr (kParts == 1) {
+        hsum_all<n>(acc, sums);
+    } else {
+        vf16 whole[n];
+        for (int i = 0; i < n; ++i) whole[i] = from_parts(acc + i * kParts);
+        hsum_all<n>(whole, sums);
+    }
     for (int h = 0; h < HT; ++h)
         for (int j = 0; j < JT; ++j) Z[static_cast<std::size_t>(h) * zs + static_cast<std::size_t>(j)] = sums[h * JT + j];
 }
