@@ -85,6 +85,7 @@ struct ModelData {
     std::string path;
     Images all;   // every row of the data file, in file order
     Split split;  // the training / held-out rows (indices into `all`)
+    double load_seconds = 0.0;  // reading and parsing the file(s) alone
 };
 
 // Loads config.data_path (and labels_path), splits it by config.seed and config.holdout. When the

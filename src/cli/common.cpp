@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -131,7 +132,9 @@ std::string describe(const Error& error) { return error.describe(flag_name); }
 ModelData load_config_data(TrainConfig& config, DataUse use) {
     ModelData data;
     data.path = config.data_path;
+    const auto start = std::chrono::steady_clock::now();
     data.all = load_data_file(config.data_path, config.labels_path);
+    data.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const std::string fingerprint = data_fingerprint(data.all);
     if (config.data_fingerprint.empty()) {
         config.data_rows = data.all.rows;

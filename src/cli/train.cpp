@@ -1,7 +1,6 @@
 // `mnistnn train`: resolve the configuration, load and split the data, train (full batch or
 // mini-batch; gd, momentum or Adam), save atomically. With --resume: continue a saved model with
 // its recorded configuration, split and optimizer state.
-#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -69,10 +68,6 @@ std::string absolute_path(const std::string& path) {
     return ec ? path : abs.lexically_normal().string();
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 void check_run_options(const TrainCommand& o) {
     if (o.iters->count() > 0 && o.epochs->count() > 0)
         throw UsageError("give --iters (steps) or --epochs (passes over the data), not both");
@@ -103,16 +98,13 @@ void check_outputs(const TrainCommand& o, const TrainConfig& config) {
 struct TrainData {
     Images train;
     Images holdout;
-    double load_seconds = 0.0;
+    double load_seconds = 0.0;  // reading and parsing the data file(s), as before the split
 };
 
 TrainData load_and_split(TrainConfig& config, bool resumed) {
-    const auto start = std::chrono::steady_clock::now();
     ModelData data = load_config_data(config, resumed ? DataUse::Resume : DataUse::Reuse);
     require_labels(data.all, data.path, "training needs labelled data");
-    TrainData out{gather_rows(data.all, data.split.train), gather_rows(data.all, data.split.holdout), 0.0};
-    out.load_seconds = seconds_since(start);
-    return out;
+    return {gather_rows(data.all, data.split.train), gather_rows(data.all, data.split.holdout), data.load_seconds};
 }
 
 // Where training starts: fresh weights, or the saved model's weights, optimizer state and plan.
