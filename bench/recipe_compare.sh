@@ -25,6 +25,7 @@ DATA=$ROOT/data/train.csv
 TEST=$ROOT/data/test.csv
 ROUNDS=3
 THREADS=2
+TORCH_THREADS=""
 EPOCHS=10
 SEED=0
 EVAL_EVERY=231
@@ -41,6 +42,7 @@ usage() {
 usage: bench/recipe_compare.sh [options]
   --rounds N         interleaved rounds (default $ROUNDS); round r uses seed --seed + r - 1
   --threads N        threads of the main runs of both tools (default $THREADS)
+  --torch-threads N  threads of PyTorch's main runs instead (e.g. 1, its best setting on 2 cores)
   --epochs N         epochs of the main runs (default $EPOCHS, the recipe)
   --seed S           seed of round 1 (default $SEED)
   --eval-every N     steps between accuracy measurements (default $EVAL_EVERY ≈ half an epoch at batch 128)
@@ -61,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) ROUNDS=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
+        --torch-threads) TORCH_THREADS=$2; shift 2 ;;
         --epochs) EPOCHS=$2; shift 2 ;;
         --seed) SEED=$2; shift 2 ;;
         --eval-every) EVAL_EVERY=$2; shift 2 ;;
@@ -77,8 +80,10 @@ while [[ $# -gt 0 ]]; do
         *) echo "recipe_compare.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
-for n in ROUNDS THREADS EPOCHS EVAL_EVERY SWEEP_EPOCHS; do
-    [[ ${!n} =~ ^[0-9]+$ && ${!n} -gt 0 ]] || { echo "recipe_compare.sh: --${n,,} must be a positive integer" >&2; exit 2; }
+TORCH_THREADS=${TORCH_THREADS:-$THREADS}
+for n in ROUNDS THREADS TORCH_THREADS EPOCHS EVAL_EVERY SWEEP_EPOCHS; do
+    opt=${n,,}
+    [[ ${!n} =~ ^[0-9]+$ && ${!n} -gt 0 ]] || { echo "recipe_compare.sh: --${opt//_/-} must be a positive integer" >&2; exit 2; }
 done
 [[ $SEED =~ ^[0-9]+$ ]] || { echo "recipe_compare.sh: --seed must be a non-negative integer" >&2; exit 2; }
 for f in "$DATA" "$TEST"; do
@@ -177,7 +182,7 @@ PYEOF
         --log-every "$EVAL_EVERY" --log-csv "$WORK/mnistnn.$r.csv" --json -q --model "$WORK/mnistnn.$r.safetensors" &&
     run "mnistnn-eval.$r" "$BIN" eval --model "$WORK/mnistnn.$r.safetensors" --data "$TEST" --threads "$THREADS" --json
     # 3. torch timed.
-    run "torch.$r" "$PY" "$ROOT/bench/recipe_torch.py" --data "$DATA" --test "$TEST" --threads "$THREADS" \
+    run "torch.$r" "$PY" "$ROOT/bench/recipe_torch.py" --data "$DATA" --test "$TEST" --threads "$TORCH_THREADS" \
         "${TORCH_RECIPE[@]}" --epochs "$EPOCHS" --seed "$seed" --eval-every "$EVAL_EVERY" -q
     # 4./5. one thread, s/epoch only.
     if [[ $SWEEP == 1 ]]; then
@@ -190,13 +195,14 @@ done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 REPORT=$WORK/report.md
-WORK="$WORK" ROUNDS="$ROUNDS" THREADS="$THREADS" EPOCHS="$EPOCHS" SEED="$SEED" EVAL_EVERY="$EVAL_EVERY" \
+WORK="$WORK" ROUNDS="$ROUNDS" THREADS="$THREADS" TORCH_THREADS="$TORCH_THREADS" EPOCHS="$EPOCHS" SEED="$SEED" EVAL_EVERY="$EVAL_EVERY" \
 BIN_INFO="$BIN_INFO" SWEEP="$SWEEP" TARGET="${TORCH_RECIPE[-1]}" SWEEP_EPOCHS="$SWEEP_EPOCHS" LOAD_START="$LOAD_START" LOAD_END="$LOAD_END" START_TIME="$START_TIME" \
 ELAPSED=$(( SECONDS - STARTED )) "$PY" - >"$REPORT" <<'PYEOF'
 import csv, json, os, statistics, struct
 
 E = os.environ
 work, rounds, threads, epochs = E["WORK"], int(E["ROUNDS"]), int(E["THREADS"]), int(E["EPOCHS"])
+torch_threads = int(E["TORCH_THREADS"])
 TARGET = float(E["TARGET"])
 PCT = f"{100 * TARGET:.1f} %"
 
@@ -303,12 +309,12 @@ def reach_cell(recs, key):
 
 tv = tc[0]["version"] if tc else "?"
 print(f"Run {E['START_TIME']}, {rounds} rounds (seeds {E['SEED']}–{int(E['SEED']) + rounds - 1}), {epochs} epochs, "
-      f"{threads} threads, accuracy measured every {E['EVAL_EVERY']} steps (≈ half an epoch); "
+      f"{threads} threads" + (f" (PyTorch: {torch_threads})" if torch_threads != threads else "") + f", accuracy measured every {E['EVAL_EVERY']} steps (≈ half an epoch); "
       f"load average {E['LOAD_START']} at the start, {E['LOAD_END']} at the end; {int(E['ELAPSED']) // 60} min {int(E['ELAPSED']) % 60} s in all.")
 print()
-print(f"| tool ({threads} threads) | runs | training s | s/epoch | to ≥ {PCT} **test** accuracy | to ≥ {PCT} held-out accuracy (1,000 rows) | final **test** accuracy (10,000 rows) | final held-out accuracy |")
+print(f"| tool (threads) | runs | training s | s/epoch | to ≥ {PCT} **test** accuracy | to ≥ {PCT} held-out accuracy (1,000 rows) | final **test** accuracy (10,000 rows) | final held-out accuracy |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for name, recs in ((f"mnistnn", mn), (f"PyTorch {tv} (Debian)", tc)):
+for name, recs in ((f"mnistnn ({threads})", mn), (f"PyTorch {tv} (Debian) ({torch_threads})", tc)):
     if not recs:
         print(f"| {name} | 0 | — | — | — | — | — | — |")
         continue
@@ -322,7 +328,8 @@ if E["SWEEP"] == "1":
     print()
     print("| threads | mnistnn s/epoch | PyTorch s/epoch | PyTorch ÷ mnistnn |")
     print("|---:|---:|---:|---:|")
-    for t, a, b in ((1, mn1, tc1), (threads, [r["s_epoch"] for r in mn], [r["s_epoch"] for r in tc])):
+    main_tc = [r["s_epoch"] for r in tc] if torch_threads == threads else []
+    for t, a, b in ((1, mn1, tc1), (threads, [r["s_epoch"] for r in mn], main_tc)):
         ratio = f"{med(b) / med(a):.2f}×" if a and b else "—"
         print(f"| {t} | {cell(a, '{:.3f}')} | {cell(b, '{:.3f}')} | {ratio} |")
     print()
@@ -336,7 +343,7 @@ print("Cells: median (min–max) over the rounds. *Training s*: the training loo
 print()
 print(f"mnistnn binary: sha256 {E['BIN_INFO']}.", end=" ")
 if tc:
-    print(f"PyTorch BLAS: `{tc[0]['blas'].split(',')[0]}`.", end="")
+    print("PyTorch's libraries: " + ", ".join(f"`{b}`" for b in tc[0]["blas"].split(",")) + ".", end="")
 print()
 for n in notes:
     print()
