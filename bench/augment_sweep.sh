@@ -22,9 +22,9 @@ mkdir -p "$OUT"
 SETTINGS=(
   "none|--augment none"
   "affine (defaults: ±10°, ±10 %, ±1 px)|--augment affine"
-  "elastic σ 4, α 34 + affine defaults (the defaults)|--augment elastic"
-  "elastic σ 6, α 38 + affine defaults|--augment elastic --elastic-sigma 6 --elastic-alpha 38"
-  "elastic σ 4, α 34 + wider affine (±15°, ±15 %, ±2 px)|--augment elastic --rotate 15 --scale 0.15 --translate 2"
+  "elastic σ 4, α 34 + affine defaults (Simard's field)|--augment elastic --elastic-sigma 4 --elastic-alpha 34"
+  "elastic σ 6, α 38 + affine defaults (the defaults)|--augment elastic --elastic-sigma 6 --elastic-alpha 38"
+  "elastic σ 4, α 34 + wider affine (±15°, ±15 %, ±2 px)|--augment elastic --elastic-sigma 4 --elastic-alpha 34 --rotate 15 --scale 0.15 --translate 2"
 )
 
 for seed in $SEEDS; do

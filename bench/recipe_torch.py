@@ -110,8 +110,8 @@ def parse_args():
     ap.add_argument("--scale", type=float, default=0.10, help="per axis, uniform in 1 ± scale")
     ap.add_argument("--shear", type=float, default=0.0, help="shear factor, uniform in ±shear")
     ap.add_argument("--translate", type=float, default=1.0, help="pixels per axis, uniform in ±translate")
-    ap.add_argument("--elastic-alpha", type=float, default=34.0, help="elastic field scale in pixels")
-    ap.add_argument("--elastic-sigma", type=float, default=4.0, help="Gaussian σ of the elastic field in pixels")
+    ap.add_argument("--elastic-alpha", type=float, default=38.0, help="elastic field scale in pixels")
+    ap.add_argument("--elastic-sigma", type=float, default=6.0, help="Gaussian σ of the elastic field in pixels")
     return ap.parse_args()
 
 

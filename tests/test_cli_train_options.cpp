@@ -336,7 +336,7 @@ TEST_F(TrainOptionsCli, AugmentedDropoutRunResumesExactlyAndRecordsItsSettings) 
     EXPECT_EQ(m.metadata.at("rotate"), "8");
     EXPECT_EQ(m.metadata.at("shear"), "0.2");
     EXPECT_EQ(m.metadata.at("elastic_sigma"), "5");
-    EXPECT_EQ(m.metadata.at("elastic_alpha"), "34");
+    EXPECT_EQ(m.metadata.at("elastic_alpha"), "38");  // the default
     const std::string before = read_text(dir.file("part.safetensors"));
     for (const char* changed : {"--dropout 0.5", "--augment affine", "--elastic-sigma 4", "--rotate 9",
                                 "--label-smoothing 0"}) {

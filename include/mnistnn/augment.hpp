@@ -25,8 +25,8 @@ struct AugmentSettings {
     double scale = 0.10;        // per axis: s ∈ [1 − scale, 1 + scale]; 0 ≤ scale < 1
     double shear = 0.0;         // shear factor k ∈ [−shear, shear]; 0 ≤ shear ≤ 1
     double translation = 1.0;   // pixels per axis: t ∈ [−translation, translation]; 0 ≤ t ≤ 14
-    double elastic_alpha = 34.0;  // field scale α in pixels (elastic only); 0 ≤ α ≤ 1000
-    double elastic_sigma = 4.0;   // Gaussian σ in pixels (elastic only); 0.5 ≤ σ ≤ 28
+    double elastic_alpha = 38.0;  // field scale α in pixels (elastic only); 0 ≤ α ≤ 1000 (bench/augment_sweep.sh)
+    double elastic_sigma = 6.0;   // Gaussian σ in pixels (elastic only); 0.5 ≤ σ ≤ 28
 
     // Throws UsageError naming the first setting out of range (or not finite).
     void validate() const;
