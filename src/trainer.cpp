@@ -86,6 +86,171 @@ std::uint64_t run_digest(const Params& params, const Images& train, const TrainO
     return h;
 }
 
+
+// Refuses arguments no run can use (the settings themselves are checked by validate()).
+void check_run(const Images& train, const TrainOptions& options, const TrainState& state) {
+    if (!train.has_labels() || train.rows == 0) throw UsageError("training needs labelled rows");
+    if (options.iters < 0) throw UsageError("the number of steps to run must be ≥ 0");
+    if (options.epochs < 0) throw UsageError("the number of epochs to run must be ≥ 0");
+    if (options.log_every < 0) throw UsageError("the log interval must be ≥ 0");
+    if (state.step < 0) throw UsageError("the training state's step must be ≥ 0");
+    validate(static_cast<const TrainConfig&>(options));
+}
+
+// The learning-rate schedule of a run that ends at step `end` (a cosine decays to the recorded
+// total, or to `end` when none is recorded).
+LrSchedule make_schedule(const TrainOptions& options, std::int64_t end) {
+    LrSchedule schedule;
+    schedule.alpha = options.alpha;
+    schedule.decay = options.lr_decay;
+    schedule.step_every = options.lr_step_every;
+    schedule.gamma = options.lr_step_gamma;
+    schedule.total_steps = options.lr_decay != LrDecay::Cosine ? 0
+                           : options.lr_total_steps > 0     ? options.lr_total_steps
+                                                            : std::max<std::int64_t>(end, 1);
+    schedule.validate();
+    return schedule;
+}
+
+Regularization make_regularization(const TrainOptions& options) {
+    Regularization reg;
+    reg.dropout = options.dropout;
+    reg.label_smoothing = options.label_smoothing;
+    reg.validate();
+    return reg;
+}
+
+bool fresh_state(const TrainState& state) {
+    return state.optimizer.t == 0 && state.optimizer.m.dW1.size() == 0 && state.optimizer.v.dW1.size() == 0;
+}
+
+// The rows of each step: the whole training set (full batch), or batch s mod spe of epoch s / spe
+// of a per-epoch shuffled order (mini-batch), gathered into buffers allocated once, distorted
+// when augmentation is on.
+class StepBatches {
+  public:
+    struct Batch {
+        const std::uint8_t* pixels;
+        const std::uint8_t* labels;
+        const std::uint64_t* masks;  // the engine's zero-vector masks; null: the engine finds them
+        std::size_t m;
+    };
+
+    StepBatches(const Images& train, const TrainOptions& options)
+        : train_(train), options_(options), augmenter_(options.augment),  // validates the settings
+          mini_batch_(options.batch_size != 0 && options.batch_size < train.rows),
+          batch_(mini_batch_ ? options.batch_size : train.rows), spe_(steps_per_epoch(train.rows, options.batch_size)),
+          train_masks_(nonzero_vector_masks(train.pixels.data(), train.rows)),
+          pixels_(mini_batch_ ? batch_ * kPixels : 0), labels_(mini_batch_ ? batch_ : 0), masks_(mini_batch_ ? batch_ : 0) {
+        if (augmenter_.active() && !mini_batch_)
+            throw UsageError("augmentation needs mini-batch training (a batch size below the " +
+                             std::to_string(train.rows) +
+                             " training rows); with full batch every step would augment the whole set");
+    }
+
+    bool mini_batch() const { return mini_batch_; }
+    const std::vector<std::uint64_t>& train_masks() const { return train_masks_; }
+
+    Batch at(std::int64_t s, BatchEngine& engine, const Regularization& reg) {
+        if (!mini_batch_) return {train_.pixels.data(), train_.labels.data(), train_masks_.data(), train_.rows};
+        const std::int64_t epoch = s / spe_;
+        if (epoch != order_epoch_) {
+            order_ = shuffled_indices(train_.rows, epoch_shuffle_seed(options_.seed, epoch));
+            order_epoch_ = epoch;
+        }
+        // Rows [p·B, min((p+1)·B, n)) of the epoch's order, p = s mod spe.
+        const auto begin = static_cast<std::size_t>(s % spe_) * batch_;
+        const std::size_t m = std::min(batch_, train_.rows - begin);
+        if (augmenter_.active()) distort(engine, reg, epoch, begin, m);
+        for (std::size_t j = 0; j < m; ++j) {
+            const std::size_t row = order_[begin + j];
+            if (!augmenter_.active()) std::memcpy(pixels_.data() + j * kPixels, train_.sample(row), kPixels);
+            labels_[j] = train_.labels[row];
+            masks_[j] = train_masks_[row];
+        }
+        // Distorted digits have their own zero vectors: the engine finds them.
+        return {pixels_.data(), labels_.data(), augmenter_.active() ? nullptr : masks_.data(), m};
+    }
+
+  private:
+    // Rows in tasks of 8 on the engine's threads; each row's digit depends only on (seed, epoch,
+    // row), so the batch is the same for any thread count. Only the columns this rank computes
+    // (all of them in one process).
+    void distort(BatchEngine& engine, const Regularization& reg, std::int64_t epoch, std::size_t begin,
+                 std::size_t m) {
+        constexpr std::size_t kRowsPerTask = 8;
+        const std::pair<std::size_t, std::size_t> columns = engine.local_columns(m, reg);
+        const std::size_t lo = columns.first, hi = columns.second;
+        engine.parallel_for((hi - lo + kRowsPerTask - 1) / kRowsPerTask, [&](std::size_t t) {
+            for (std::size_t j = lo + t * kRowsPerTask; j < std::min(hi, lo + (t + 1) * kRowsPerTask); ++j) {
+                const std::size_t row = order_[begin + j];
+                augmenter_.apply(train_.sample(row), pixels_.data() + j * kPixels, options_.seed, epoch, row);
+            }
+        });
+    }
+
+    const Images& train_;
+    const TrainOptions& options_;
+    const Augmenter augmenter_;
+    const bool mini_batch_;
+    const std::size_t batch_;
+    const std::int64_t spe_;
+    const std::vector<std::uint64_t> train_masks_;  // computed once per data set, not on every step
+    std::vector<std::size_t> order_;
+    std::int64_t order_epoch_ = -1;
+    std::vector<std::uint8_t> pixels_, labels_;
+    std::vector<std::uint64_t> masks_;
+};
+
+// The held-out rows (possibly none) and their zero-vector masks.
+struct Evaluation {
+    const Images& rows;
+    std::vector<std::uint64_t> masks;
+
+    bool active() const { return rows.rows > 0 && rows.has_labels(); }
+
+    BatchTotals run(BatchEngine& engine, const Params& params) const {
+        return engine.evaluate(params, rows.pixels.data(), rows.labels.data(), rows.rows, nullptr, masks.data());
+    }
+
+    void fill(BatchEngine& engine, const Params& params, TrainLogEntry& entry) const {
+        if (!active()) return;
+        const BatchTotals h = run(engine, params);
+        entry.has_holdout = true;
+        entry.holdout_loss = h.loss_sum / static_cast<double>(rows.rows);
+        entry.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(rows.rows);
+    }
+};
+
+// The log entry of step s: full batch, this step's pass over the whole training set; mini-batch,
+// the window of batches since the previous entry.
+TrainLogEntry log_entry(std::int64_t s, std::int64_t spe, bool mini_batch, const TrainProgress& window,
+                        const BatchTotals& step, std::size_t m, double lr) {
+    TrainLogEntry entry;
+    entry.iteration = s;
+    entry.epoch = static_cast<double>(s) / static_cast<double>(spe);
+    entry.loss = mini_batch ? window.loss : step.loss_sum / static_cast<double>(m);
+    entry.train_accuracy = mini_batch ? window.accuracy : static_cast<double>(step.correct) / static_cast<double>(m);
+    entry.learning_rate = lr;
+    return entry;
+}
+
+// The final loss and accuracy over all training rows, and over the held-out rows.
+void final_metrics(BatchEngine& engine, const Params& params, const Images& train,
+                   const std::vector<std::uint64_t>& train_masks, const Evaluation& heldout, double alpha,
+                   TrainResult& result) {
+    const BatchTotals t =
+        engine.evaluate(params, train.pixels.data(), train.labels.data(), train.rows, nullptr, train_masks.data());
+    result.loss = t.loss_sum / static_cast<double>(train.rows);
+    if (!std::isfinite(result.loss)) diverged("after the last iteration", result.loss, alpha);
+    result.train_accuracy = static_cast<double>(t.correct) / static_cast<double>(train.rows);
+    if (heldout.active()) {
+        const BatchTotals h = heldout.run(engine, params);
+        result.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(heldout.rows.rows);
+        result.holdout_loss = h.loss_sum / static_cast<double>(heldout.rows.rows);
+    }
+}
+
 }  // namespace
 
 std::int64_t steps_per_epoch(std::size_t rows, std::size_t batch_size) {
@@ -101,46 +266,21 @@ std::uint64_t epoch_shuffle_seed(std::uint64_t seed, std::int64_t epoch) {
 
 TrainResult train_network(Params& params, const Images& train, const Images& holdout, const TrainOptions& options,
                           TrainState& state, TrainObserver* observer, GradientTransport* transport) {
-    if (!train.has_labels() || train.rows == 0) throw UsageError("training needs labelled rows");
-    if (options.iters < 0) throw UsageError("the number of steps to run must be ≥ 0");
-    if (options.epochs < 0) throw UsageError("the number of epochs to run must be ≥ 0");
-    if (options.log_every < 0) throw UsageError("the log interval must be ≥ 0");
-    if (state.step < 0) throw UsageError("the training state's step must be ≥ 0");
-    validate(static_cast<const TrainConfig&>(options));
+    check_run(train, options, state);
     TrainObserver silent;
     TrainObserver& report = observer != nullptr ? *observer : silent;
 
     const auto start = Clock::now();
     const int hidden = params.hidden();
     const std::size_t n = train.rows;
-    const bool mini_batch = options.batch_size != 0 && options.batch_size < n;
-    const std::size_t batch = mini_batch ? options.batch_size : n;
     const std::int64_t spe = steps_per_epoch(n, options.batch_size);
     const std::int64_t first = state.step;
-    const std::int64_t to_run = options.epochs > 0 ? static_cast<std::int64_t>(options.epochs) * spe : options.iters;
-    const std::int64_t end = first + to_run;
-
-    LrSchedule schedule;
-    schedule.alpha = options.alpha;
-    schedule.decay = options.lr_decay;
-    schedule.step_every = options.lr_step_every;
-    schedule.gamma = options.lr_step_gamma;
-    schedule.total_steps = options.lr_decay != LrDecay::Cosine ? 0
-                           : options.lr_total_steps > 0     ? options.lr_total_steps
-                                                            : std::max<std::int64_t>(end, 1);
-    schedule.validate();
-
+    const std::int64_t end =
+        first + (options.epochs > 0 ? static_cast<std::int64_t>(options.epochs) * spe : options.iters);
+    const LrSchedule schedule = make_schedule(options, end);
     Optimizer optimizer(options.optimizer, hidden);  // validates the settings
-    Regularization reg;
-    reg.dropout = options.dropout;
-    reg.label_smoothing = options.label_smoothing;
-    reg.validate();
-    const Augmenter augmenter(options.augment);  // validates the settings
-    if (augmenter.active() && !mini_batch)
-        throw UsageError("augmentation needs mini-batch training (a batch size below the " + std::to_string(n) +
-                         " training rows); with full batch every step would augment the whole set");
-    const bool fresh = state.optimizer.t == 0 && state.optimizer.m.dW1.size() == 0 && state.optimizer.v.dW1.size() == 0;
-    if (!fresh) optimizer.set_state(state.optimizer);
+    if (!fresh_state(state)) optimizer.set_state(state.optimizer);
+    Regularization reg = make_regularization(options);
 
     BatchEngine engine(hidden, options.threads);
     if (transport != nullptr && transport->size() > 1) {
@@ -148,17 +288,8 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
         engine.set_transport(transport);
     }
     Gradients grads(hidden);
-    // Mini-batch buffers, allocated once: the epoch's row order and one gathered batch.
-    std::vector<std::size_t> order;
-    std::int64_t order_epoch = -1;
-    std::vector<std::uint8_t> batch_pixels(mini_batch ? batch * kPixels : 0);
-    std::vector<std::uint8_t> batch_labels(mini_batch ? batch : 0);
-    // The engine's zero-vector masks, computed once per data set instead of on every step.
-    const std::vector<std::uint64_t> train_masks = nonzero_vector_masks(train.pixels.data(), n);
-    const std::vector<std::uint64_t> holdout_masks = nonzero_vector_masks(holdout.pixels.data(), holdout.rows);
-    std::vector<std::uint64_t> batch_masks(mini_batch ? batch : 0);
-
-    const bool has_holdout = holdout.rows > 0 && holdout.has_labels();
+    StepBatches batches(train, options);
+    const Evaluation heldout{holdout, nonzero_vector_masks(holdout.pixels.data(), holdout.rows)};
     Window window;
     TrainProgress progress;
     progress.first = first;
@@ -169,69 +300,19 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     result.steps_per_epoch = spe;
     result.lr_total_steps = schedule.total_steps;
     for (std::int64_t s = first; s < end; ++s) {
-        const std::uint8_t* pixels = train.pixels.data();
-        const std::uint8_t* labels = train.labels.data();
-        const std::uint64_t* masks = train_masks.data();
-        std::size_t m = n;
-        if (mini_batch) {
-            // Step s is batch s mod spe of epoch s / spe; rows [p·B, min((p+1)·B, n)) of its order.
-            const std::int64_t epoch = s / spe;
-            if (epoch != order_epoch) {
-                order = shuffled_indices(n, epoch_shuffle_seed(options.seed, epoch));
-                order_epoch = epoch;
-            }
-            const auto begin = static_cast<std::size_t>(s % spe) * batch;
-            m = std::min(batch, n - begin);
-            if (augmenter.active()) {
-                // Rows in tasks of 8 on the engine's threads; each row's digit depends only on
-                // (seed, epoch, row), so the batch is the same for any thread count. Only the
-                // columns this rank computes (all of them in one process).
-                constexpr std::size_t kRowsPerTask = 8;
-                const auto [lo, hi] = engine.local_columns(m, reg);
-                engine.parallel_for((hi - lo + kRowsPerTask - 1) / kRowsPerTask, [&, lo = lo, hi = hi](std::size_t t) {
-                    for (std::size_t j = lo + t * kRowsPerTask; j < std::min(hi, lo + (t + 1) * kRowsPerTask); ++j) {
-                        const std::size_t row = order[begin + j];
-                        augmenter.apply(train.sample(row), batch_pixels.data() + j * kPixels, options.seed, epoch,
-                                        row);
-                    }
-                });
-            }
-            for (std::size_t j = 0; j < m; ++j) {
-                const std::size_t row = order[begin + j];
-                if (!augmenter.active()) std::memcpy(batch_pixels.data() + j * kPixels, train.sample(row), kPixels);
-                batch_labels[j] = train.labels[row];
-                batch_masks[j] = train_masks[row];
-            }
-            pixels = batch_pixels.data();
-            labels = batch_labels.data();
-            masks = augmenter.active() ? nullptr : batch_masks.data();  // the engine finds the new digits' own
-        }
-
+        const StepBatches::Batch batch = batches.at(s, engine, reg);
         reg.dropout_key = dropout_step_key(options.seed, s);
-        const BatchTotals totals = engine.gradients(params, pixels, labels, m, grads, masks, reg);
-        const double loss = totals.loss_sum / static_cast<double>(m);
-        if (!std::isfinite(loss)) diverged(where(s, mini_batch, spe), loss, options.alpha);
+        const BatchTotals totals = engine.gradients(params, batch.pixels, batch.labels, batch.m, grads, batch.masks, reg);
+        const double loss = totals.loss_sum / static_cast<double>(batch.m);
+        if (!std::isfinite(loss)) diverged(where(s, batches.mini_batch(), spe), loss, options.alpha);
         window.add(totals);
         progress.loss = window.loss_sum / static_cast<double>(window.rows);
         progress.accuracy = static_cast<double>(window.correct) / static_cast<double>(window.rows);
         const double lr = schedule.rate(s);
 
         if (options.log_every > 0 && s % options.log_every == 0) {
-            TrainLogEntry entry;
-            entry.iteration = s;
-            entry.epoch = static_cast<double>(s) / static_cast<double>(spe);
-            // Full batch: this step's pass is the whole training set. Mini-batch: the window.
-            entry.loss = mini_batch ? progress.loss : loss;
-            entry.train_accuracy =
-                mini_batch ? progress.accuracy : static_cast<double>(totals.correct) / static_cast<double>(m);
-            entry.learning_rate = lr;
-            if (has_holdout) {
-                const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows,
-                                                      nullptr, holdout_masks.data());
-                entry.has_holdout = true;
-                entry.holdout_loss = h.loss_sum / static_cast<double>(holdout.rows);
-                entry.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(holdout.rows);
-            }
+            TrainLogEntry entry = log_entry(s, spe, batches.mini_batch(), progress, totals, batch.m, lr);
+            heldout.fill(engine, params, entry);
             entry.seconds = seconds_since(start);
             report.on_log(entry);
             window = Window{};
@@ -255,19 +336,7 @@ TrainResult train_network(Params& params, const Images& train, const Images& hol
     result.total_steps = state.step;
     result.epochs = static_cast<double>(state.step) / static_cast<double>(spe);
     result.loop_seconds = seconds_since(start);
-    const BatchTotals final_train = engine.evaluate(params, train.pixels.data(), train.labels.data(), n, nullptr,
-                                                    train_masks.data());
-    result.loss = final_train.loss_sum / static_cast<double>(n);
-    if (!std::isfinite(result.loss)) {
-        diverged("after the last iteration", result.loss, options.alpha);
-    }
-    result.train_accuracy = static_cast<double>(final_train.correct) / static_cast<double>(n);
-    if (has_holdout) {
-        const BatchTotals h = engine.evaluate(params, holdout.pixels.data(), holdout.labels.data(), holdout.rows,
-                                              nullptr, holdout_masks.data());
-        result.holdout_accuracy = static_cast<double>(h.correct) / static_cast<double>(holdout.rows);
-        result.holdout_loss = h.loss_sum / static_cast<double>(holdout.rows);
-    }
+    final_metrics(engine, params, train, batches.train_masks(), heldout, options.alpha, result);
     result.seconds = seconds_since(start);
     return result;
 }
