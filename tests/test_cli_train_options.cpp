@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mnistnn/model_file.hpp"
@@ -250,20 +251,29 @@ TEST_F(TrainOptionsCli, InterruptSavedWithSaveOnInterruptThenResumedEqualsUninte
     EXPECT_EQ(load_model(dir.file("part.safetensors")).metadata.at("interrupted"), "false");
 }
 
+// Runs `mnistnn <args>` in the background with its stderr in err.log; once it prints its
+// "training …" banner, waits `settle` seconds, sends SIGINT, waits `gap` seconds and sends SIGINT
+// again. Returns the exit status (130 for both a stopped run and one killed by SIGINT) and err.log.
+std::pair<int, std::string> signal_twice(const TempDir& dir, const std::string& args, const char* settle,
+                                         const char* gap) {
+    const std::string wrap = std::string("sh -c 'exec \"$0\" \"$@\" 2>err.log & pid=$!; ") +
+                             "until grep -q \"^training \" err.log 2>/dev/null; do sleep 0.02; done; sleep " +
+                             settle + "; kill -INT $pid; sleep " + gap + "; kill -INT $pid; wait $pid'";
+    const auto r = run_cli(args, dir.path(), wrap);
+    return {r.exit_code, read_text(dir.file("err.log")) + r.err};
+}
+
 // timeout(1) sends its signal to the process and to its process group, and a busy trainer can take
 // the two one after the other. That is one request to stop, not a second Ctrl-C that kills.
 TEST_F(TrainOptionsCli, ASignalDeliveredTwiceInQuickSuccessionStillSaves) {
     // Full-batch steps of 2,980 rows at H = 2048 take long enough (a tenth of a second or more)
     // that the second signal, 20 ms after the first, lands while the step is still running.
     write_text(dir.file("wide.csv"), tiny_csv(3000));
-    const std::string args = "train --data wide.csv --holdout 20 --hidden 2048 --iters 1000 --log-every 0 "
-                             "--save-on-interrupt --model twice.safetensors";
-    const std::string wrap = "sh -c 'exec \"$0\" \"$@\" 2>err.log & pid=$!; "
-                             "until grep -q \"^training \" err.log 2>/dev/null; do sleep 0.05; done; sleep 0.2; "
-                             "kill -INT $pid; sleep 0.02; kill -INT $pid; wait $pid'";
-    const auto r = run_cli(args, dir.path(), wrap);
-    const std::string err = read_text(dir.file("err.log"));
-    ASSERT_EQ(r.exit_code, 130) << err << r.err;
+    const auto [status, err] = signal_twice(dir,
+                                            "train --data wide.csv --holdout 20 --hidden 2048 --iters 1000 "
+                                            "--log-every 0 --save-on-interrupt --model twice.safetensors",
+                                            "0.2", "0.02");
+    ASSERT_EQ(status, 130) << err;
     EXPECT_NE(err.find("saved the partial model to twice.safetensors (continue with --resume)"), std::string::npos)
         << err;
     EXPECT_EQ(load_model(dir.file("twice.safetensors")).metadata.at("interrupted"), "true");
@@ -274,14 +284,11 @@ TEST_F(TrainOptionsCli, ASecondSignalHalfASecondLaterKillsAtOnce) {
     // One full-batch step of 7,980 rows at H = 4096 on one thread is about 150 GFLOP: over half a
     // second even at a core's full AVX-512 peak, so the step is still running at the second signal.
     write_text(dir.file("big.csv"), tiny_csv(8000));
-    const std::string args = "train --data big.csv --holdout 20 --hidden 4096 --threads 1 --iters 10 --log-every 0 "
-                             "--save-on-interrupt --model killed.safetensors";
-    const std::string wrap = "sh -c 'exec \"$0\" \"$@\" 2>err.log & pid=$!; "
-                             "until grep -q \"^training \" err.log 2>/dev/null; do sleep 0.02; done; "
-                             "kill -INT $pid; sleep 0.6; kill -INT $pid; wait $pid'";
-    const auto r = run_cli(args, dir.path(), wrap);
-    const std::string err = read_text(dir.file("err.log"));
-    EXPECT_EQ(r.exit_code, 130) << err << r.err;
+    const auto [status, err] = signal_twice(dir,
+                                            "train --data big.csv --holdout 20 --hidden 4096 --threads 1 --iters 10 "
+                                            "--log-every 0 --save-on-interrupt --model killed.safetensors",
+                                            "0", "0.6");
+    EXPECT_EQ(status, 130) << err;
     EXPECT_EQ(err.find("interrupted after"), std::string::npos) << "killed by the signal, not stopped\n" << err;
     EXPECT_FALSE(std::filesystem::exists(dir.file("killed.safetensors")));
 }
