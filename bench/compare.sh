@@ -117,6 +117,16 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mnistnn-compare.XXXXXX")
 if [[ $KEEP == 1 ]]; then echo "compare.sh: logs in $WORK" >&2; else trap 'rm -rf "$WORK"' EXIT; fi
 
+# The floor's FLOP rate: one core's measured FMA peak (bench/fma_peak.c, built for this CPU) times
+# the cores the runs use. Without a C compiler or off x86-64, the old fixed figures stand in.
+CORE_GFLOPS=""
+if cc -O2 -march=native "$ROOT/bench/fma_peak.c" -o "$WORK/fma_peak" 2>"$WORK/fma_peak.err"; then
+    CORE_GFLOPS=$("$WORK/fma_peak")
+else
+    NOTES+=("the FMA peak could not be measured (cc -march=native bench/fma_peak.c failed); the floor uses 535 GFLOP/s with AVX-512, 202 without")
+fi
+CORES=$(( THREADS < $(nproc) ? THREADS : $(nproc) ))
+
 FAILED=0
 # run NAME ROUND TOTAL COMMAND...: time one run; its stdout (JSON last) and stderr go to $WORK.
 run() {
@@ -154,17 +164,24 @@ fi
 REPORT="$WORK/report.md"
 NOTES_TEXT=$(printf '%s\n' "${NOTES[@]+"${NOTES[@]}"}")
 WORK="$WORK" HIDDEN="$HIDDEN" ITERS="$ITERS" REF_ITERS="$REF_ITERS" FULL="$FULL" FULL_ITERS="$FULL_ITERS" \
-THREADS="$THREADS" DATA="$DATA" NOTES_TEXT="$NOTES_TEXT" BLAS_DIR="$BLAS_DIR" \
+THREADS="$THREADS" DATA="$DATA" NOTES_TEXT="$NOTES_TEXT" BLAS_DIR="$BLAS_DIR" CORE_GFLOPS="$CORE_GFLOPS" CORES="$CORES" \
 "$PY" - >"$REPORT" <<'PYEOF'
 import glob, json, os, statistics, subprocess, datetime
 
 work = os.environ["WORK"]
 H = int(os.environ["HIDDEN"])
-# fp32 FMA peak of the 2 cores: 2 FMA pipes × lanes × 2 flop × clock. Zen 5 with AVX-512 (16
-# lanes, ~4.2 GHz): 535 GFLOP/s. Zen 3 with AVX2 (8 lanes): a 12-chain vfmadd231ps loop timed by
-# thread CPU time reaches ~100 GFLOP/s per core here (≈3.15 GHz), so 202 GFLOP/s for both.
-AVX512 = "avx512f" in open("/proc/cpuinfo").read()
-PEAK, STREAM = (535e9 if AVX512 else 202e9), 45e9   # stream bandwidth for X
+# fp32 FMA peak of the cores used: one core's measured peak (bench/fma_peak.c: twelve chains of
+# the widest FMA, by thread CPU time) × cores. Fallback without a measurement: 535 GFLOP/s for 2
+# Zen 5 cores with AVX-512 (2 pipes × 16 lanes × 2 flop × ~4.2 GHz), 202 for 2 Zen 3 cores (AVX2).
+# A Zen 4 (AVX-512 run as two 256-bit halves) measures 117–141 per core, depending on its clock.
+if os.environ.get("CORE_GFLOPS"):
+    PEAK = float(os.environ["CORE_GFLOPS"]) * 1e9 * int(os.environ["CORES"])
+    PEAK_SOURCE = f"measured: {float(os.environ['CORE_GFLOPS']):.0f} GFLOP/s per core (bench/fma_peak.c) × {os.environ['CORES']} cores"
+else:
+    AVX512 = "avx512f" in open("/proc/cpuinfo").read()
+    PEAK = 535e9 if AVX512 else 202e9
+    PEAK_SOURCE = "assumed (not measured)"
+STREAM = 45e9   # stream bandwidth for X
 TARGET_MS, TARGET_F64, TARGET_F32 = 6.0, 10.0, 5.0
 TARGET_E2E, TARGET_LOAD, TARGET_RSS = 8.0, 0.25, 150.0
 
@@ -234,7 +251,7 @@ if base:
     print(f"Every figure is the median over runs. ms/iter: mnistnn's is its training loop time ÷ iterations "
           f"(ms_per_iter of --json); a reference's is the median of its per-iteration times. ")
     print(f"FLOPs per iteration = 3196·m·H = {flops(m)/1e9:.3f} GFLOP for m = {m}, H = {H}. "
-          f"Floor = max({flops(m)/1e9:.3f} GFLOP at {PEAK/1e9:.0f} GFLOP/s = {flops(m)/PEAK*1000:.2f} ms, "
+          f"Floor = max({flops(m)/1e9:.3f} GFLOP at {PEAK/1e9:.0f} GFLOP/s ({PEAK_SOURCE}) = {flops(m)/PEAK*1000:.2f} ms, "
           f"{784*m/1e6:.1f} MB of uint8 X at 45 GB/s = {784*m/STREAM*1000:.2f} ms) = {floor_ms(m):.2f} ms; "
           f"'% of floor' = floor ÷ ms/iter. CPU s = user + system seconds of the whole run (≈ threads × end-to-end on an idle machine; much less means the run waited for a core). Peak RSS in MB of 10^6 bytes. "
           f"Accuracies are after each run's own iteration count, so they only compare at equal iters.")
