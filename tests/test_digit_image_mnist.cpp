@@ -78,16 +78,31 @@ Picture person_picture(const std::uint8_t* digit, double k, int width, int heigh
     return p;
 }
 
-Picture random_picture(const std::uint8_t* digit, std::size_t index) {
+// Where digit `index` goes: its scale and canvas, the same every run.
+struct Placement {
+    double k = 1.0;  // scale: picture pixels per MNIST pixel
+    int width = 0;
+    int height = 0;
+    int left = 0;
+    int top = 0;
+};
+
+Placement random_placement(std::size_t index) {
     Lcg rng(index + 1);
-    const double k = rng.uniform(4.0, 10.0);
-    const int side = static_cast<int>(std::lround(28 * k));
+    Placement p;
+    p.k = rng.uniform(4.0, 10.0);
+    const int side = static_cast<int>(std::lround(28 * p.k));
     // Extra canvas of 10 %–80 % of the digit on each axis, independently: aspects from 1:1.6 to 1.6:1.
-    const int width = side + static_cast<int>(side * rng.uniform(0.1, 0.8));
-    const int height = side + static_cast<int>(side * rng.uniform(0.1, 0.8));
-    const int left = static_cast<int>((width - side) * rng.uniform(0.0, 1.0));
-    const int top = static_cast<int>((height - side) * rng.uniform(0.0, 1.0));
-    return person_picture(digit, k, width, height, left, top);
+    p.width = side + static_cast<int>(side * rng.uniform(0.1, 0.8));
+    p.height = side + static_cast<int>(side * rng.uniform(0.1, 0.8));
+    p.left = static_cast<int>((p.width - side) * rng.uniform(0.0, 1.0));
+    p.top = static_cast<int>((p.height - side) * rng.uniform(0.0, 1.0));
+    return p;
+}
+
+Picture random_picture(const std::uint8_t* digit, std::size_t index) {
+    const Placement p = random_placement(index);
+    return person_picture(digit, p.k, p.width, p.height, p.left, p.top);
 }
 
 enum class Format { GreyPng, Jpeg85, RgbaPng };
@@ -203,11 +218,11 @@ void check_model(const Model& model, const char* what, std::size_t min_agree) {
 
 // The issue asks for 97 % agreement with both models. The best recipe (98.4 % accurate) reaches 99.2 %.
 // The default model (784→10→10, 87.6 % on these rows) reaches 95.0 %: NOT the 97 % asked for. Its
-// predictions flip on small changes: even the ideal inverse of these pictures (each scaled back
-// down by exactly its own factor, pixel-aligned, never cropped or re-centred) agrees only 97.2 %
-// with it, because bilinear-up then area-down blurs by [1/8, 3/4, 1/8]; and MNIST's own digits
-// sit up to ±0.5 px off (14, 14) (their centring was rounded), which exact centring undoes. The
-// bound below guards what is reached; its accuracy stays within 1.5 points as asked.
+// predictions flip on half-pixel shifts: MNIST's own digits sit up to ±0.5 px off (14, 14) (their
+// centring was rounded), and the exact centring the issue asks for moves them there. With each
+// picture's true scale and exact centring it is 94.8 % too: see
+// ExactCentringNotTheScaleEstimateCostsTheDefaultModelsAgreement below. The bound below guards what
+// is reached. Accuracy stays within 1.5 points, as asked.
 TEST(RealDigits, DefaultModelPredictsPicturesLikeTheirRows) { check_model(default_model(), "default model", 945); }
 
 TEST(RealDigits, BestRecipePredictsPicturesLikeTheirRows) { check_model(best_model(), "best recipe", 970); }
@@ -240,6 +255,68 @@ TEST(RealDigits, PicturesHaveTheirMassAtTheCentre) {
             EXPECT_NEAR(sy / total, 14.0, 0.5) << format_name(f);
         }
     }
+}
+
+// What the issue's exact centring costs the default model, measured with what only this test knows:
+// each picture's true scale and the true position of its MNIST pixel grid. The picture's ink is
+// resampled (area_resample, as the normaliser does) at the true scale and then
+//  - kept on the original grid (the ideal inverse: every difference left is the bilinear blur);
+//  - centred exactly at (14, 14), as the issue asks and the normaliser does;
+//  - moved by the whole pixels that bring its centre nearest (14, 14), as MNIST's own centring did.
+// The pictures are fair (the ideal inverse agrees at least 97 %), the normaliser's estimated box
+// costs nothing against the true scale (within 0.5 points). Measured (2026-12-05): normaliser
+// 95.0 %, ideal inverse 97.9 %, true scale with exact centre 94.8 %, true grid with MNIST's rounded
+// shift 97.1 %. So exact centring, not the estimate, keeps the default model below 97 %. Only
+// MNIST's rounded shift on the true grid gets near it, and a real picture has no such grid.
+TEST(RealDigits, ExactCentringNotTheScaleEstimateCostsTheDefaultModelsAgreement) {
+    const Model& model = default_model();
+    const Images& rows = test_rows();
+    enum Way { Normaliser, IdealInverse, TrueScaleExactCentre, TrueScaleRoundedShift, kWays };
+    const char* names[kWays] = {"normaliser (estimated box, exact centre)", "ideal inverse (true scale and grid)",
+                                "true scale, exact centre", "true scale and grid, MNIST's rounded shift"};
+    std::size_t agree[kWays] = {};
+    for (std::size_t i = 0; i < kDigits; ++i) {
+        const std::uint8_t* digit = rows.sample(i);
+        const int original = argmax(predict_one(model.params, digit));
+        const Placement place = random_placement(i);
+        const Picture picture = person_picture(digit, place.k, place.width, place.height, place.left, place.top);
+        GreyImage paper{picture.width, picture.height, std::vector<std::uint8_t>(picture.ink.size())};
+        for (std::size_t p = 0; p < picture.ink.size(); ++p) paper.pixels[p] = static_cast<std::uint8_t>(255 - picture.ink[p]);
+        const InkLevels levels = ink_levels(paper, Invert::Auto, "digit");
+
+        Resampling grid;
+        grid.scale = place.k;
+        grid.x = place.left;
+        grid.y = place.top;
+        grid.width = grid.height = kImageSide;
+        const auto [cx, cy] = centre_of_mass(area_resample(paper, levels, grid));
+        Resampling exact = grid, rounded = grid;
+        exact.x -= (14.0 - cx) * grid.scale;  // the first step of centre_in_field's correction loop
+        exact.y -= (14.0 - cy) * grid.scale;
+        for (int pass = 0; pass < 4; ++pass) {
+            const auto [ex, ey] = centre_of_mass(area_resample(paper, levels, exact));
+            exact.x -= (14.0 - ex) * grid.scale;
+            exact.y -= (14.0 - ey) * grid.scale;
+        }
+        rounded.x -= std::round(14.0 - cx) * grid.scale;
+        rounded.y -= std::round(14.0 - cy) * grid.scale;
+
+        const auto sample = [&](const Resampling& r) {
+            const InkImage field = area_resample(paper, levels, r);
+            const float peak = *std::max_element(field.ink.begin(), field.ink.end());
+            DigitPixels d{};
+            for (std::size_t p = 0; p < d.size(); ++p)
+                d[p] = static_cast<std::uint8_t>(std::clamp(std::lround(field.ink[p] * 255.0f / peak), 0L, 255L));
+            return d;
+        };
+        const DigitPixels samples[kWays] = {normalize_grey_image(paper, "digit"), sample(grid), sample(exact),
+                                            sample(rounded)};
+        for (int w = 0; w < kWays; ++w) agree[w] += argmax(predict_one(model.params, samples[w].data())) == original;
+    }
+    for (int w = 0; w < kWays; ++w)
+        std::printf("default model, %s: agreement %.1f %%\n", names[w], 100.0 * static_cast<double>(agree[w]) / kDigits);
+    EXPECT_GE(agree[IdealInverse], 970u) << "the pictures themselves must keep the digits";
+    EXPECT_GE(agree[Normaliser] + 5, agree[TrueScaleExactCentre]) << "the estimated box must cost at most 0.5 points";
 }
 
 }  // namespace
