@@ -80,6 +80,8 @@ InkRun ink_run(const InkLevels& levels, float min_ink) {
     return run;
 }
 
+constexpr double kCentre = kImageSide / 2;  // 14, where MNIST puts its centres of mass
+
 bool decide_inversion(int background, const Extremes& e) { return background - e.darkest > e.lightest - background; }
 
 // Area-averaging taps: output i covers the source interval [start + i·s, start + (i + 1)·s),
@@ -217,16 +219,7 @@ std::array<double, 2> centre_of_mass(const InkImage& image) {
     return {sx / total, sy / total};
 }
 
-DigitPixels centre_in_field(const GreyImage& image, const InkLevels& levels, const InkBox& box) {
-    constexpr double kCentre = kImageSide / 2;  // 14, where MNIST puts its centres of mass
-    Resampling r;
-    r.scale = fit_scale(box, kDigitBox);
-    r.width = r.height = kImageSide;
-    // Start from the fitted digit's centre of mass, then correct the position by what the resampled
-    // field shows (each correction moves it by the residual; two or three passes reach 0.01 px).
-    const auto [fx, fy] = centre_of_mass(fit_ink(image, levels, box));
-    r.x = box.x - (kCentre - fx) * r.scale;
-    r.y = box.y - (kCentre - fy) * r.scale;
+InkImage centred_field(const GreyImage& image, const InkLevels& levels, Resampling r) {
     InkImage field = area_resample(image, levels, r);
     for (int pass = 0; pass < 4; ++pass) {
         const auto [cx, cy] = centre_of_mass(field);
@@ -235,6 +228,10 @@ DigitPixels centre_in_field(const GreyImage& image, const InkLevels& levels, con
         r.y -= (kCentre - cy) * r.scale;
         field = area_resample(image, levels, r);
     }
+    return field;
+}
+
+DigitPixels field_pixels(const InkImage& field) {
     const float peak = *std::max_element(field.ink.begin(), field.ink.end());
     const double gain = peak > 0 ? 255.0 / peak : 0.0;
     DigitPixels out{};
@@ -242,6 +239,17 @@ DigitPixels centre_in_field(const GreyImage& image, const InkLevels& levels, con
         out[i] = static_cast<std::uint8_t>(std::clamp(std::lround(field.ink[i] * gain), 0L, 255L));
     }
     return out;
+}
+
+DigitPixels centre_in_field(const GreyImage& image, const InkLevels& levels, const InkBox& box) {
+    Resampling r;
+    r.scale = fit_scale(box, kDigitBox);
+    r.width = r.height = kImageSide;
+    // Start from the fitted digit's centre of mass; centred_field corrects by what the field shows.
+    const auto [fx, fy] = centre_of_mass(fit_ink(image, levels, box));
+    r.x = box.x - (kCentre - fx) * r.scale;
+    r.y = box.y - (kCentre - fy) * r.scale;
+    return field_pixels(centred_field(image, levels, r));
 }
 
 DigitPixels normalize_grey_image(const GreyImage& image, const std::string& name, const DigitImageOptions& options) {

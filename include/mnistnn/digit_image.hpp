@@ -114,6 +114,14 @@ InkImage fit_ink(const GreyImage& image, const InkLevels& levels, const InkBox& 
 // Centre of mass (x, y) in pixel indices: (Σ x·v / Σ v, Σ y·v / Σ v). (0, 0) for an image with no ink.
 std::array<double, 2> centre_of_mass(const InkImage& image);
 
+// The 28×28 field resampled at r's scale, from r's position moved until the field's centre of mass
+// is at (14, 14) within 0.01 px: each correction moves it by the residual, up to four times (two or
+// three reach 0.01 px). r.width and r.height must be 28.
+InkImage centred_field(const GreyImage& image, const InkLevels& levels, Resampling r);
+
+// A 28×28 field as a sample: the strongest ink scaled to 255, values rounded (all 0 when it has no ink).
+DigitPixels field_pixels(const InkImage& field);
+
 // The box fitted to 20 pixels (scale as fit_ink) and placed in the 28×28 field with its centre of
 // mass at (14, 14), ink around the box included: the picture is resampled at the sub-pixel
 // position that puts it there (found from fit_ink's centre of mass, then corrected until the
